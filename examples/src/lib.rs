@@ -1,0 +1,1 @@
+//! Runnable SDK examples (produce, consume, admin, embedded broker) arrive with the client and broker.
