@@ -250,6 +250,11 @@ impl std::error::Error for DecodeError {}
 
 type NomErr<'a> = nom::error::Error<&'a [u8]>;
 
+/// The most an array reserves before its elements have decoded (1 MiB); beyond that it grows as
+/// elements arrive, so a length prefix cannot make the decoder reserve memory out of proportion
+/// to the input.
+const MAX_PREALLOC: usize = 1 << 20;
+
 macro_rules! fixed {
     ($(#[$m:meta])* $name:ident, $t:ty, $parser:ident, $n:expr) => {
         $(#[$m])*
@@ -517,7 +522,9 @@ impl<'a> Decoder<'a> {
     ) -> Result<Vec<T>, DecodeError> {
         let len = self.length(compact, true)?;
         let len = self.non_null(len)?;
-        let mut out = Vec::with_capacity(len);
+        // `len` is at most the bytes left (every element takes at least one byte), but an element
+        // can be far larger in memory than on the wire: cap what is reserved up front.
+        let mut out = Vec::with_capacity(len.min(MAX_PREALLOC / std::mem::size_of::<T>().max(1)));
         for i in 0..len {
             out.push(f(self).map_err(|e| e.index(i))?);
         }

@@ -41,8 +41,9 @@ impl FrameDecoder {
 
     /// Takes one complete frame off the front of `buf`, if there is one.
     ///
-    /// When the frame is incomplete, reserves room for the rest (bounded by the maximum) and
-    /// returns `Ok(None)`.
+    /// When the frame is incomplete, reserves room for more of it (at most 256 KiB at a time, so
+    /// a peer that announces a large frame and stalls does not make the caller reserve it all)
+    /// and returns `Ok(None)`.
     ///
     /// # Errors
     /// [`DecodeErrorKind::FrameTooLarge`] for a negative length or one over the maximum; the
@@ -63,7 +64,7 @@ impl FrameDecoder {
         }
         let size = size as usize;
         if buf.len() < 4 + size {
-            buf.reserve(4 + size - buf.len());
+            buf.reserve((4 + size - buf.len()).min(256 * 1024));
             return Ok(None);
         }
         buf.advance(4);
