@@ -15,14 +15,26 @@ use kafka_proto::{
 
 #[test]
 fn non_default_field_missing_at_version_is_an_encode_error() {
-    let req = MetadataRequest { include_cluster_authorized_operations: true, ..Default::default() };
+    let req = MetadataRequest {
+        include_cluster_authorized_operations: true,
+        ..Default::default()
+    };
     // The field exists in v8-10 only and is not ignorable.
     assert!(req.to_bytes(9).is_ok());
     let err = req.to_bytes(7).unwrap_err();
-    assert_eq!(err.kind(), &EncodeErrorKind::FieldNotSupported { version: 7 });
-    assert_eq!(err.path().to_string(), "MetadataRequest.include_cluster_authorized_operations");
+    assert_eq!(
+        err.kind(),
+        &EncodeErrorKind::FieldNotSupported { version: 7 }
+    );
+    assert_eq!(
+        err.path().to_string(),
+        "MetadataRequest.include_cluster_authorized_operations"
+    );
     let err = req.to_bytes(11).unwrap_err();
-    assert_eq!(err.kind(), &EncodeErrorKind::FieldNotSupported { version: 11 });
+    assert_eq!(
+        err.kind(),
+        &EncodeErrorKind::FieldNotSupported { version: 11 }
+    );
 }
 
 #[test]
@@ -40,13 +52,19 @@ fn ignorable_field_is_dropped_silently() {
     let back = MetadataRequest::decode_all(&b, 9).unwrap();
     assert_eq!(back.topics.unwrap()[0].topic_id, Uuid::ZERO);
     let b = req.to_bytes(10).unwrap();
-    assert_eq!(MetadataRequest::decode_all(&b, 10).unwrap().topics.unwrap()[0].topic_id, Uuid([7; 16]));
+    assert_eq!(
+        MetadataRequest::decode_all(&b, 10).unwrap().topics.unwrap()[0].topic_id,
+        Uuid([7; 16])
+    );
 }
 
 #[test]
 fn null_where_not_nullable_is_an_encode_error() {
     // Topics is nullable from v1; v0 used an empty array for "all topics".
-    let req = MetadataRequest { topics: None, ..Default::default() };
+    let req = MetadataRequest {
+        topics: None,
+        ..Default::default()
+    };
     let err = req.to_bytes(0).unwrap_err();
     assert_eq!(err.kind(), &EncodeErrorKind::NullNotAllowed { version: 0 });
     assert_eq!(err.path().to_string(), "MetadataRequest.topics");
@@ -60,15 +78,25 @@ fn tagged_fields_are_written_only_when_not_default() {
     let resp = ApiVersionsResponse::default();
     assert_eq!(&resp.to_bytes(3).unwrap()[..], &[0, 0, 1, 0, 0, 0, 0, 0]);
     // zk_migration_ready is tag 3; finalized_features_epoch (tag 1) defaults to -1.
-    let resp = ApiVersionsResponse { zk_migration_ready: true, ..Default::default() };
-    assert_eq!(&resp.to_bytes(3).unwrap()[..], &[0, 0, 1, 0, 0, 0, 0, 1, 3, 1, 1]);
+    let resp = ApiVersionsResponse {
+        zk_migration_ready: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        &resp.to_bytes(3).unwrap()[..],
+        &[0, 0, 1, 0, 0, 0, 0, 1, 3, 1, 1]
+    );
     let resp = ApiVersionsResponse {
         finalized_features_epoch: 5,
         zk_migration_ready: true,
         ..Default::default()
     };
     let b = resp.to_bytes(3).unwrap();
-    assert_eq!(&b[7..], &[2, 1, 8, 0, 0, 0, 0, 0, 0, 0, 5, 3, 1, 1], "tags in ascending order");
+    assert_eq!(
+        &b[7..],
+        &[2, 1, 8, 0, 0, 0, 0, 0, 0, 0, 5, 3, 1, 1],
+        "tags in ascending order"
+    );
     assert_eq!(ApiVersionsResponse::decode_all(&b, 3).unwrap(), resp);
 }
 
@@ -80,7 +108,10 @@ fn unknown_tagged_fields_survive_a_round_trip() {
     assert_eq!(&*req.client_software_name, "k");
     assert_eq!(
         req.unknown_tagged_fields,
-        vec![TaggedField { tag: 9, data: Bytes::from_static(&[0xaa, 0xbb, 0xcc]) }]
+        vec![TaggedField {
+            tag: 9,
+            data: Bytes::from_static(&[0xaa, 0xbb, 0xcc])
+        }]
     );
     assert_eq!(req.to_bytes(3).unwrap(), wire);
     // Unknown tags are written with the known ones in ascending tag order (ApiVersionsResponse
@@ -88,11 +119,17 @@ fn unknown_tagged_fields_survive_a_round_trip() {
     let resp = ApiVersionsResponse {
         finalized_features_epoch: 1,
         zk_migration_ready: true,
-        unknown_tagged_fields: vec![TaggedField { tag: 4, data: Bytes::from_static(&[9]) }],
+        unknown_tagged_fields: vec![TaggedField {
+            tag: 4,
+            data: Bytes::from_static(&[9]),
+        }],
         ..Default::default()
     };
     let b = resp.to_bytes(3).unwrap();
-    assert_eq!(&b[7..], &[3, 1, 8, 0, 0, 0, 0, 0, 0, 0, 1, 3, 1, 1, 4, 1, 9]);
+    assert_eq!(
+        &b[7..],
+        &[3, 1, 8, 0, 0, 0, 0, 0, 0, 0, 1, 3, 1, 1, 4, 1, 9]
+    );
     assert_eq!(ApiVersionsResponse::decode_all(&b, 3).unwrap(), resp);
 }
 
@@ -123,10 +160,21 @@ fn decode_errors_name_the_field_path_and_offset() {
     let short = b.slice(..b.len() - 9);
     let err = MetadataResponse::decode_all(&short, 12).unwrap_err();
     let path = err.path().to_string();
-    assert!(path.starts_with("MetadataResponse.topics[3].partitions[0]."), "{path}");
-    assert!(matches!(err.kind(), DecodeErrorKind::UnexpectedEof { .. }), "{err}");
-    assert!(err.offset() <= short.len() && err.offset() > short.len() - 16, "{err}");
-    assert!(err.to_string().contains("MetadataResponse.topics[3].partitions"));
+    assert!(
+        path.starts_with("MetadataResponse.topics[3].partitions[0]."),
+        "{path}"
+    );
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::UnexpectedEof { .. }),
+        "{err}"
+    );
+    assert!(
+        err.offset() <= short.len() && err.offset() > short.len() - 16,
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .contains("MetadataResponse.topics[3].partitions"));
 }
 
 #[test]
@@ -137,25 +185,40 @@ fn huge_length_claims_fail_before_allocating() {
     assert_eq!(err.path().to_string(), "MetadataRequest.topics");
     assert_eq!(
         err.kind(),
-        &DecodeErrorKind::LengthExceedsInput { length: 0x7fff_ffff, remaining: 0 }
+        &DecodeErrorKind::LengthExceedsInput {
+            length: 0x7fff_ffff,
+            remaining: 0
+        }
     );
     // A compact string claiming 2^32-2 bytes.
     let wire = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
     let err = ApiVersionsRequest::decode_all(&wire, 3).unwrap_err();
-    assert!(matches!(err.kind(), DecodeErrorKind::LengthExceedsInput { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::LengthExceedsInput { .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_keys_and_versions_are_typed_errors() {
     let frame = Bytes::from_static(&[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
-    assert_eq!(decode_request(&frame).unwrap_err().kind(), &DecodeErrorKind::UnknownApiKey(0x7f00));
+    assert_eq!(
+        decode_request(&frame).unwrap_err().kind(),
+        &DecodeErrorKind::UnknownApiKey(0x7f00)
+    );
     let frame = Bytes::from_static(&[0, 3, 0, 99, 0, 0, 0, 1, 0xff, 0xff]);
     assert!(matches!(
         decode_request(&frame).unwrap_err().kind(),
-        DecodeErrorKind::UnsupportedVersion { message: "Metadata", version: 99 }
+        DecodeErrorKind::UnsupportedVersion {
+            message: "Metadata",
+            version: 99
+        }
     ));
     let err = MetadataRequest::default().to_bytes(13).unwrap_err();
-    assert!(matches!(err.kind(), EncodeErrorKind::UnsupportedVersion { version: 13, .. }));
+    assert!(matches!(
+        err.kind(),
+        EncodeErrorKind::UnsupportedVersion { version: 13, .. }
+    ));
     let b = Bytes::new();
     assert!(MetadataRequest::decode(&mut Decoder::new(&b), -1).is_err());
 }
@@ -179,7 +242,10 @@ fn header_versions_follow_kafka_rules() {
         client_id: Some("ab".into()),
         ..Default::default()
     };
-    assert_eq!(&h.to_bytes(2).unwrap()[..], &[0, 18, 0, 3, 0, 0, 0, 1, 0, 2, b'a', b'b', 0]);
+    assert_eq!(
+        &h.to_bytes(2).unwrap()[..],
+        &[0, 18, 0, 3, 0, 0, 0, 1, 0, 2, b'a', b'b', 0]
+    );
 }
 
 #[test]
@@ -202,25 +268,48 @@ fn api_index_matches_the_specs() {
 #[test]
 fn classic_string_too_long_is_an_encode_error() {
     let long: KStr = "x".repeat(40_000).into();
-    let req = ProduceRequest { transactional_id: Some(long), ..Default::default() };
+    let req = ProduceRequest {
+        transactional_id: Some(long),
+        ..Default::default()
+    };
     let err = req.to_bytes(8).unwrap_err();
-    assert!(matches!(err.kind(), EncodeErrorKind::TooLong { len: 40_000, .. }), "{err}");
-    assert!(req.to_bytes(9).is_ok(), "compact strings take longer values");
+    assert!(
+        matches!(err.kind(), EncodeErrorKind::TooLong { len: 40_000, .. }),
+        "{err}"
+    );
+    assert!(
+        req.to_bytes(9).is_ok(),
+        "compact strings take longer values"
+    );
 }
 
 #[test]
 fn bytes_fields_slice_the_input() {
     let resp = ApiVersionsResponse {
-        api_keys: vec![ApiVersion { api_key: 0, min_version: 0, max_version: 11, ..Default::default() }],
+        api_keys: vec![ApiVersion {
+            api_key: 0,
+            min_version: 0,
+            max_version: 11,
+            ..Default::default()
+        }],
         ..Default::default()
     };
     let mut buf = BytesMut::new();
     resp.encode(&mut buf, 3).unwrap();
-    assert_eq!(ApiVersionsResponse::decode_all(&buf.freeze(), 3).unwrap(), resp);
+    assert_eq!(
+        ApiVersionsResponse::decode_all(&buf.freeze(), 3).unwrap(),
+        resp
+    );
     let req = ProduceRequest::sample(9, 0);
     let b = req.to_bytes(9).unwrap();
     let back = ProduceRequest::decode_all(&b, 9).unwrap();
-    let rec = back.topic_data[0].partition_data[0].records.clone().unwrap();
+    let rec = back.topic_data[0].partition_data[0]
+        .records
+        .clone()
+        .unwrap();
     let range = b.as_ptr() as usize..b.as_ptr() as usize + b.len();
-    assert!(range.contains(&(rec.as_ptr() as usize)), "records point into the frame");
+    assert!(
+        range.contains(&(rec.as_ptr() as usize)),
+        "records point into the frame"
+    );
 }

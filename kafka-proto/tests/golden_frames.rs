@@ -47,9 +47,19 @@ fn captured_frames_decode_and_reencode_identically() {
         let f = decode_request(&frame).unwrap_or_else(|err| panic!("{}: {err}", e.file));
         assert_eq!(f.api_key.key(), e.api_key, "{}", e.file);
         assert_eq!(f.header.request_api_version, e.version, "{}", e.file);
-        assert_eq!(f.api_key.request_header_version(e.version), e.header_version, "{}", e.file);
+        assert_eq!(
+            f.api_key.request_header_version(e.version),
+            e.header_version,
+            "{}",
+            e.file
+        );
         assert_eq!(f.header.correlation_id, e.correlation_id, "{}", e.file);
-        assert_eq!(f.header.client_id.as_deref().unwrap_or(""), e.client_id, "{}", e.file);
+        assert_eq!(
+            f.header.client_id.as_deref().unwrap_or(""),
+            e.client_id,
+            "{}",
+            e.file
+        );
         assert_eq!(f.trailing, 0, "{}", e.file);
 
         let mut out = BytesMut::new();
@@ -66,10 +76,17 @@ fn captured_frames_decode_and_reencode_identically() {
         *seen.entry((client, e.api_key)).or_default() += 1;
     }
     // Each client's ApiVersions, Metadata and Produce requests are covered.
-    for client in ["kcat-librdkafka2.0.2", "kafka-python2.3.3", "kafka-python3.0.12"] {
+    for client in [
+        "kcat-librdkafka2.0.2",
+        "kafka-python2.3.3",
+        "kafka-python3.0.12",
+    ] {
         for key in [ApiKey::ApiVersions, ApiKey::Metadata, ApiKey::Produce] {
             assert!(
-                seen.get(&(client.to_owned(), key.key())).copied().unwrap_or(0) > 0,
+                seen.get(&(client.to_owned(), key.key()))
+                    .copied()
+                    .unwrap_or(0)
+                    > 0,
                 "no {key} frame from {client}"
             );
         }
@@ -83,7 +100,9 @@ fn captured_contents_are_what_the_clients_sent() {
 
     let f = decode_request(&read("kcat-librdkafka2.0.2-001-ApiVersions-v3.bin")).unwrap();
     let RequestBody::ApiVersions(ApiVersionsRequest {
-        client_software_name, client_software_version, ..
+        client_software_name,
+        client_software_version,
+        ..
     }) = f.body
     else {
         panic!("not ApiVersions")
@@ -93,7 +112,11 @@ fn captured_contents_are_what_the_clients_sent() {
 
     // librdkafka asks for all topics with a null array at v4.
     let f = decode_request(&read("kcat-librdkafka2.0.2-003-Metadata-v4.bin")).unwrap();
-    let RequestBody::Metadata(MetadataRequest { topics, allow_auto_topic_creation, .. }) = f.body
+    let RequestBody::Metadata(MetadataRequest {
+        topics,
+        allow_auto_topic_creation,
+        ..
+    }) = f.body
     else {
         panic!("not Metadata")
     };
@@ -107,7 +130,10 @@ fn captured_contents_are_what_the_clients_sent() {
         .find(|n| n.starts_with("kafka-python3.0.12") && n.ends_with("Produce-v9.bin"))
         .expect("a Produce v9 frame");
     let f = decode_request(&read(&name)).unwrap();
-    let RequestBody::Produce(ProduceRequest { topic_data, acks, .. }) = f.body else {
+    let RequestBody::Produce(ProduceRequest {
+        topic_data, acks, ..
+    }) = f.body
+    else {
         panic!("not Produce")
     };
     assert_eq!(acks, 1);
@@ -121,7 +147,10 @@ fn captured_contents_are_what_the_clients_sent() {
 /// accept it (as Kafka does) while a strict decode reports them.
 #[test]
 fn trailing_bytes_are_reported_not_fatal() {
-    let req = MetadataRequest { topics: None, ..Default::default() };
+    let req = MetadataRequest {
+        topics: None,
+        ..Default::default()
+    };
     let mut buf = BytesMut::new();
     encode_request(&mut buf, 7, Some("rdkafka"), &req.clone().into(), 12).unwrap();
     buf.extend_from_slice(&[0, 0, 0]);

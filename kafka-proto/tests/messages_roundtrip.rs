@@ -12,15 +12,27 @@ use kafka_proto::{Decoder, Message, RequestBody, ResponseBody};
 
 fn enc_req(b: &RequestBody, v: i16) -> Bytes {
     let mut buf = BytesMut::new();
-    b.encode(&mut buf, v).unwrap_or_else(|e| panic!("{} v{v}: {e}", b.api_key()));
-    assert_eq!(buf.len(), b.encoded_size(v), "{} v{v}: encoded_size", b.api_key());
+    b.encode(&mut buf, v)
+        .unwrap_or_else(|e| panic!("{} v{v}: {e}", b.api_key()));
+    assert_eq!(
+        buf.len(),
+        b.encoded_size(v),
+        "{} v{v}: encoded_size",
+        b.api_key()
+    );
     buf.freeze()
 }
 
 fn enc_resp(b: &ResponseBody, v: i16) -> Bytes {
     let mut buf = BytesMut::new();
-    b.encode(&mut buf, v).unwrap_or_else(|e| panic!("{} v{v}: {e}", b.api_key()));
-    assert_eq!(buf.len(), b.encoded_size(v), "{} v{v}: encoded_size", b.api_key());
+    b.encode(&mut buf, v)
+        .unwrap_or_else(|e| panic!("{} v{v}: {e}", b.api_key()));
+    assert_eq!(
+        buf.len(),
+        b.encoded_size(v),
+        "{} v{v}: encoded_size",
+        b.api_key()
+    );
     buf.freeze()
 }
 
@@ -91,7 +103,10 @@ fn every_api_version_round_trips() {
             }
         }
     }
-    assert_eq!(pairs, API_VERSION_PAIRS, "every (API, version) pair covered");
+    assert_eq!(
+        pairs, API_VERSION_PAIRS,
+        "every (API, version) pair covered"
+    );
     assert!(truncated > 30_000, "{truncated} truncated requests tried");
     assert_eq!(ApiKey::ALL.len(), 88);
 }
@@ -112,7 +127,11 @@ fn samples_are_not_defaults() {
         }
         assert_ne!(sample, default, "{key} request");
         assert_ne!(enc_req(&sample, v), enc_req(&default, v), "{key}");
-        assert_ne!(samples::response(key, v, 0), samples::default_response(key), "{key}");
+        assert_ne!(
+            samples::response(key, v, 0),
+            samples::default_response(key),
+            "{key}"
+        );
         checked += 1;
     }
     assert!(checked > 80, "{checked}");

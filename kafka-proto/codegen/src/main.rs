@@ -334,7 +334,11 @@ fn emit_samples(apis: &[Api<'_>]) -> String {
         let _ = writeln!(out, "/// The default-valued {kind} of API `key`.\npub fn default_{kind}(key: ApiKey) -> {body} {{\n    match key {{");
         for a in apis {
             let n = if is_req { &a.req.name } else { &a.resp.name };
-            let _ = writeln!(out, "        ApiKey::{} => {body}::{}({n}::default()),", a.name, a.name);
+            let _ = writeln!(
+                out,
+                "        ApiKey::{} => {body}::{}({n}::default()),",
+                a.name, a.name
+            );
         }
         out.push_str("    }\n}\n\n");
     }

@@ -267,7 +267,7 @@ fn parse_field(j: &Json, parent: &str) -> Result<Field, String> {
         ),
     };
     let tagged = vers(o, "taggedVersions", &what)?.unwrap_or(Versions::NONE);
-    if tag.is_some() != !tagged.none {
+    if tag.is_some() == tagged.none {
         return Err(format!("{what}: tag and taggedVersions must come together"));
     }
     let fields = get(o, "fields")
