@@ -296,7 +296,10 @@ pub(crate) fn api_version_list(
         .map(
             |(k, r)| kafka_proto::messages::api_versions_response::ApiVersion {
                 api_key: k.key(),
-                min_version: r.min,
+                // Like Apache Kafka 4 (KAFKA-18659): advertise Produce from v0 although v0-v2
+                // are refused, because librdkafka before 2.10 only compresses with gzip, snappy
+                // and lz4 when the broker lists Produce v0 (librdkafka#4956).
+                min_version: if k == ApiKey::Produce { 0 } else { r.min },
                 max_version: r.max,
                 ..Default::default()
             },

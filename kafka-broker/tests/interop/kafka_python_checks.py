@@ -376,6 +376,15 @@ def cmd_group_resume(a):
         c.close()
 
 
+def dump_threads():
+    """Where every thread is (for a check that timed out waiting on a client)."""
+    import traceback
+    names = {t.ident: t.name for t in threading.enumerate()}
+    for ident, frame in sys._current_frames().items():
+        log("--- thread %s" % names.get(ident, ident))
+        log("".join(traceback.format_stack(frame)).rstrip())
+
+
 def cmd_group_two_consumers(a):
     """Two concurrent members split the partitions; records produced afterwards reach exactly one."""
     lock = threading.Lock()
@@ -398,7 +407,7 @@ def cmd_group_two_consumers(a):
         except Exception as e:  # reported by the main thread
             state[name]["error"] = repr(e)
 
-    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in ("A", "B")]
+    threads = [threading.Thread(target=run, args=(n,), name="member-" + n, daemon=True) for n in ("A", "B")]
     for t in threads:
         t.start()
     try:
@@ -418,8 +427,10 @@ def cmd_group_two_consumers(a):
             else:
                 stable_since = time.time()
             last = asg
-            expect(time.time() < deadline, "no stable split of %d partitions between two members: A=%s B=%s"
-                   % (a.partitions, sorted(asg[0]), sorted(asg[1])))
+            if time.time() >= deadline:
+                dump_threads()
+                raise CheckFailed("no stable split of %d partitions between two members: A=%s B=%s"
+                                  % (a.partitions, sorted(asg[0]), sorted(asg[1])))
             time.sleep(0.1)
         log("two members of %s: A has partitions %s, B has %s" % (a.group, sorted(asg[0]), sorted(asg[1])))
         keys = ["%s-%d" % (a.key_prefix, i) for i in range(a.count)]
@@ -517,7 +528,12 @@ def cmd_stream(a):
     i = 0
     deadline = time.time() + a.seconds
     try:
+        last_progress = (time.time(), 0)
         while time.time() < deadline and failed[0] == 0:
+            if len(acked) != last_progress[1]:
+                last_progress = (time.time(), len(acked))
+            elif time.time() - last_progress[0] > 1.5:
+                break  # no acknowledgement for 1.5 s: the broker is gone
             if i - len(acked) > 2000:  # bounded backlog: "sent" stays close to what reached the broker
                 time.sleep(0.001)
                 continue

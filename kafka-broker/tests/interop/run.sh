@@ -9,9 +9,10 @@
 # each, then "N passed, M failed") and exits non-zero if any failed. Every client call has a
 # timeout, so a hang fails the check instead of blocking CI.
 #
-# Environment: INTEROP_VENV (venv dir; default target/interop-venv), INTEROP_VERBOSE=1 (print
-# each check's output also when it passed), KEEP_INTEROP_DIR=1 (keep the temp dir with the
-# broker's data and logs).
+# Environment: INTEROP_VENV (venv dir; default target/interop-venv), INTEROP_KAFKA_PYTHON=X.Y.Z
+# (another kafka-python release, own venv), INTEROP_KAFKA_BIN (a `kafka` binary to use instead of
+# building one), INTEROP_VERBOSE=1 (print each check's output also when it passed),
+# KEEP_INTEROP_DIR=1 (keep the temp dir with the broker's data and logs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -55,8 +56,12 @@ fi
 KPC=$HERE/kafka_python_checks.py
 "$PY" "$KPC" --bootstrap - info
 
-cargo build -q -p kafka-cli
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/kafka
+if [ -n "${INTEROP_KAFKA_BIN:-}" ]; then
+    BIN=$INTEROP_KAFKA_BIN # another build of the binary (e.g. a release one)
+else
+    cargo build -q -p kafka-cli
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/kafka
+fi
 [ -x "$BIN" ] || die "no binary at $BIN"
 
 # --- broker --------------------------------------------------------------------------------
@@ -68,6 +73,16 @@ BOOTSTRAP=""
 PORT=""
 STARTS=0
 
+SUMMARY_DONE=""
+broker_logs() {
+    local f
+    for f in "$WORK"/broker-*.err; do
+        [ -e "$f" ] || continue
+        say "--- broker stderr, start ${f##*/broker-} (last 40 lines)"
+        tail -n 40 "$f"
+    done
+}
+
 cleanup() {
     local rc=$?
     if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
@@ -76,10 +91,7 @@ cleanup() {
         kill -KILL "$BROKER_PID" 2>/dev/null || true
         wait "$BROKER_PID" 2>/dev/null || true
     fi
-    if [ "$rc" -ne 0 ] && ls "$WORK"/broker-*.err >/dev/null 2>&1; then
-        say "--- broker stderr (last 40 lines of each start) ---"
-        for f in "$WORK"/broker-*.err; do say "$f:"; tail -n 40 "$f"; done
-    fi
+    if [ "$rc" -ne 0 ] && [ -z "$SUMMARY_DONE" ]; then broker_logs; fi
     if [ "${KEEP_INTEROP_DIR:-}" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -459,8 +471,10 @@ if [ "$rc" -eq 0 ]; then pass "8 final SIGTERM: exit 0"; else fail "8 final SIGT
 say ""
 say "interop: ${SECONDS}s"
 if [ "$FAILED" -gt 0 ]; then
+    broker_logs
     say "failed:"
     printf '  %s\n' "${FAILED_NAMES[@]}"
 fi
+SUMMARY_DONE=1
 say "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

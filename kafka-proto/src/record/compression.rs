@@ -93,11 +93,27 @@ impl Compression {
                 Ok(())
             }
             Self::Gzip => {
-                let level = level.unwrap_or(6).clamp(0, 9) as u32;
-                let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(level));
-                std::io::Write::write_all(&mut enc, input).map_err(|e| self.compress_err(e))?;
-                enc.finish().map_err(|e| self.compress_err(e))?;
-                Ok(())
+                // One gzip member in one call (zlib-rs; faster than flate2's miniz backend).
+                let level = level.unwrap_or(6).clamp(0, 9);
+                let start = out.len();
+                // compress_bound covers zlib's 6 bytes of framing; gzip's is 18.
+                out.resize(start + zlib_rs::compress_bound(input.len()) + 18, 0);
+                let dst = out.get_mut(start..).unwrap_or_default();
+                let mut deflate = zlib_rs::Deflate::new(level, true, 31);
+                match deflate.compress(input, dst, zlib_rs::DeflateFlush::Finish) {
+                    Ok(zlib_rs::Status::StreamEnd) => {
+                        out.truncate(start + deflate.total_out() as usize);
+                        Ok(())
+                    }
+                    Ok(status) => {
+                        out.truncate(start);
+                        Err(self.compress_err(format!("gzip did not finish: {status:?}")))
+                    }
+                    Err(e) => {
+                        out.truncate(start);
+                        Err(self.compress_err(e.as_str()))
+                    }
+                }
             }
             Self::Snappy => snappy::compress_xerial(input, out),
             Self::Lz4 => lz4::compress_frame(input, out),
@@ -130,10 +146,13 @@ impl Compression {
                 }
                 Ok(input.to_vec())
             }
-            Self::Gzip => {
-                let dec = flate2::bufread::MultiGzDecoder::new(input);
-                read_bounded(self, dec, input.len().saturating_mul(4), limit)
-            }
+            Self::Gzip => match gunzip_one_member(input, limit) {
+                Some(out) => Ok(out),
+                None => {
+                    let dec = flate2::bufread::MultiGzDecoder::new(input);
+                    read_bounded(self, dec, input.len().saturating_mul(4), limit)
+                }
+            },
             Self::Snappy => snappy::decompress(input, limit),
             Self::Lz4 => lz4::decompress_frames(input, limit),
             Self::Zstd => decompress_zstd(input, limit),
@@ -152,6 +171,29 @@ impl Compression {
             codec: self,
             message: message.to_string(),
         }
+    }
+}
+
+/// The common case: one gzip member whose trailer states the size. Inflated in one call into a
+/// buffer of exactly that size. Anything else (several members, a size that deflate cannot reach
+/// from this input, a size over the limit, a corrupt stream) returns `None` and takes the general
+/// streaming path, which also produces the proper error.
+fn gunzip_one_member(input: &[u8], limit: usize) -> Option<Vec<u8>> {
+    // Deflate expands at most ~1032:1; a trailer claiming more is not trusted with an allocation.
+    const MAX_RATIO: usize = 1032;
+    let size = u32::from_le_bytes(*input.last_chunk::<4>()?) as usize;
+    if size == 0 || size > limit || size > input.len().saturating_mul(MAX_RATIO) {
+        return None;
+    }
+    let mut out = vec![0u8; size];
+    let mut inflate = zlib_rs::Inflate::new(true, 31);
+    match inflate.decompress(input, &mut out, zlib_rs::InflateFlush::Finish) {
+        Ok(zlib_rs::Status::StreamEnd)
+            if inflate.total_in() == input.len() as u64 && inflate.total_out() == size as u64 =>
+        {
+            Some(out)
+        }
+        _ => None,
     }
 }
 
@@ -269,6 +311,43 @@ fn decompress_zstd(input: &[u8], limit: usize) -> Result<Vec<u8>, CompressionErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        Compression::Gzip.compress(data, None, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn gzip_fast_path_and_fallbacks_agree() {
+        let a: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let one = gzip(&a);
+        assert_eq!(gunzip_one_member(&one, usize::MAX).as_deref(), Some(&a[..]));
+        assert_eq!(Compression::Gzip.decompress(&one, usize::MAX).unwrap(), a);
+        // Two members: the trailer names only the last one, so the general path runs.
+        let mut two = one.clone();
+        two.extend_from_slice(&gzip(b"tail"));
+        assert_eq!(gunzip_one_member(&two, usize::MAX), None);
+        let mut both = a.clone();
+        both.extend_from_slice(b"tail");
+        assert_eq!(
+            Compression::Gzip.decompress(&two, usize::MAX).unwrap(),
+            both
+        );
+        // A trailer that lies about the size is not trusted.
+        let mut lying = one.clone();
+        let n = lying.len();
+        lying[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(gunzip_one_member(&lying, usize::MAX), None);
+        assert!(Compression::Gzip.decompress(&lying, usize::MAX).is_err());
+        // The limit still applies.
+        assert!(matches!(
+            Compression::Gzip.decompress(&one, 1000),
+            Err(CompressionError::LimitExceeded { .. })
+        ));
+    }
 
     fn sample(n: usize) -> Vec<u8> {
         (0..n)

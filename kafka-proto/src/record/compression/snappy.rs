@@ -51,6 +51,9 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, Compress
     let mut out = Vec::new();
     let mut decoder = snap::raw::Decoder::new();
     if input.starts_with(&XERIAL_MAGIC) {
+        // Size the output once: each block states its decompressed length up front, so summing
+        // them (and checking the limit) costs a varint per block and saves every regrowth copy.
+        out.reserve_exact(xerial_len(input)?.min(limit));
         let mut rest = input;
         while !rest.is_empty() {
             if rest.starts_with(&XERIAL_MAGIC) {
@@ -77,6 +80,32 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, Compress
 }
 
 /// Decompresses one raw snappy block onto the end of `out`, keeping `out` within `limit`.
+/// Total decompressed length of a xerial stream (block lengths as the blocks state them).
+fn xerial_len(input: &[u8]) -> Result<usize, CompressionError> {
+    let mut rest = input;
+    let mut total = 0usize;
+    while !rest.is_empty() {
+        if rest.starts_with(&XERIAL_MAGIC) {
+            rest = rest
+                .get(XERIAL_HEADER_LEN..)
+                .ok_or_else(|| CODEC.corrupt("truncated xerial header"))?;
+            continue;
+        }
+        let (len, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| CODEC.corrupt("truncated xerial block length"))?;
+        let len = usize::try_from(i32::from_be_bytes(*len))
+            .map_err(|_| CODEC.corrupt("negative xerial block length"))?;
+        let (block, tail) = tail
+            .split_at_checked(len)
+            .ok_or_else(|| CODEC.corrupt("truncated xerial block"))?;
+        total =
+            total.saturating_add(snap::raw::decompress_len(block).map_err(|e| CODEC.corrupt(e))?);
+        rest = tail;
+    }
+    Ok(total)
+}
+
 fn append_raw(
     decoder: &mut snap::raw::Decoder,
     block: &[u8],
