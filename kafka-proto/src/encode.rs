@@ -1,7 +1,7 @@
 //! Encoding primitives.
 //!
-//! Generated `encode` functions write to any [`Sink`]: every [`bytes::BufMut`] is one (`BytesMut`,
-//! `Vec<u8>`, ...), and [`ChunkedSink`] is one that does not copy large `records` / `bytes`
+//! Generated `encode` functions write to any [`Sink`]: `BytesMut` and `Vec<u8>` directly, any other
+//! [`bytes::BufMut`] through [`BufSink`], and [`ChunkedSink`], which does not copy large `records` / `bytes`
 //! fields: it keeps them as separate [`Bytes`] chunks for a vectored write, so a 1 MiB Produce
 //! request costs a header-sized copy, not a megabyte.
 
@@ -13,7 +13,8 @@ use crate::decode::{FieldPath, PathSegment};
 use crate::types::TaggedField;
 use crate::VersionRange;
 
-/// Where encoded bytes go.
+/// Where encoded bytes go: `BytesMut`, `Vec<u8>`, [`ChunkedSink`], or any [`BufMut`] wrapped in
+/// [`BufSink`].
 pub trait Sink {
     /// Appends raw bytes.
     fn put_slice(&mut self, b: &[u8]);
@@ -55,42 +56,105 @@ pub trait Sink {
     }
 }
 
-impl<B: BufMut> Sink for B {
+// `BytesMut` and `Vec<u8>` get direct impls over their inherent, inlinable `extend_from_slice`:
+// going through `BufMut::put_slice` costs a call and a variable-length copy per integer.
+macro_rules! direct_sink {
+    ($t:ty) => {
+        impl Sink for $t {
+            #[inline(always)]
+            fn put_slice(&mut self, b: &[u8]) {
+                self.extend_from_slice(b);
+            }
+            #[inline(always)]
+            fn put_u8(&mut self, v: u8) {
+                self.extend_from_slice(&[v]);
+            }
+            #[inline(always)]
+            fn put_i8(&mut self, v: i8) {
+                self.extend_from_slice(&v.to_be_bytes());
+            }
+            #[inline(always)]
+            fn put_i16(&mut self, v: i16) {
+                self.extend_from_slice(&v.to_be_bytes());
+            }
+            #[inline(always)]
+            fn put_u16(&mut self, v: u16) {
+                self.extend_from_slice(&v.to_be_bytes());
+            }
+            #[inline(always)]
+            fn put_i32(&mut self, v: i32) {
+                self.extend_from_slice(&v.to_be_bytes());
+            }
+            #[inline(always)]
+            fn put_u32(&mut self, v: u32) {
+                self.extend_from_slice(&v.to_be_bytes());
+            }
+            #[inline(always)]
+            fn put_i64(&mut self, v: i64) {
+                self.extend_from_slice(&v.to_be_bytes());
+            }
+            #[inline(always)]
+            fn put_f64(&mut self, v: f64) {
+                self.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+    };
+}
+
+direct_sink!(BytesMut);
+direct_sink!(Vec<u8>);
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    #[inline(always)]
+    fn put_slice(&mut self, b: &[u8]) {
+        (**self).put_slice(b);
+    }
+    #[inline(always)]
+    fn put_u8(&mut self, v: u8) {
+        (**self).put_u8(v);
+    }
+    #[inline(always)]
+    fn put_i8(&mut self, v: i8) {
+        (**self).put_i8(v);
+    }
+    #[inline(always)]
+    fn put_i16(&mut self, v: i16) {
+        (**self).put_i16(v);
+    }
+    #[inline(always)]
+    fn put_u16(&mut self, v: u16) {
+        (**self).put_u16(v);
+    }
+    #[inline(always)]
+    fn put_i32(&mut self, v: i32) {
+        (**self).put_i32(v);
+    }
+    #[inline(always)]
+    fn put_u32(&mut self, v: u32) {
+        (**self).put_u32(v);
+    }
+    #[inline(always)]
+    fn put_i64(&mut self, v: i64) {
+        (**self).put_i64(v);
+    }
+    #[inline(always)]
+    fn put_f64(&mut self, v: f64) {
+        (**self).put_f64(v);
+    }
+    #[inline(always)]
+    fn put_shared(&mut self, b: &Bytes) {
+        (**self).put_shared(b);
+    }
+}
+
+/// Any other [`BufMut`] as a [`Sink`] (`BytesMut` and `Vec<u8>` are sinks themselves).
+#[derive(Debug)]
+pub struct BufSink<B>(pub B);
+
+impl<B: BufMut> Sink for BufSink<B> {
     #[inline]
     fn put_slice(&mut self, b: &[u8]) {
-        BufMut::put_slice(self, b);
-    }
-    #[inline]
-    fn put_u8(&mut self, v: u8) {
-        BufMut::put_u8(self, v);
-    }
-    #[inline]
-    fn put_i8(&mut self, v: i8) {
-        BufMut::put_i8(self, v);
-    }
-    #[inline]
-    fn put_i16(&mut self, v: i16) {
-        BufMut::put_i16(self, v);
-    }
-    #[inline]
-    fn put_u16(&mut self, v: u16) {
-        BufMut::put_u16(self, v);
-    }
-    #[inline]
-    fn put_i32(&mut self, v: i32) {
-        BufMut::put_i32(self, v);
-    }
-    #[inline]
-    fn put_u32(&mut self, v: u32) {
-        BufMut::put_u32(self, v);
-    }
-    #[inline]
-    fn put_i64(&mut self, v: i64) {
-        BufMut::put_i64(self, v);
-    }
-    #[inline]
-    fn put_f64(&mut self, v: f64) {
-        BufMut::put_f64(self, v);
+        self.0.put_slice(b);
     }
 }
 
@@ -310,6 +374,10 @@ pub const fn uvarint_len(v: u32) -> usize {
 /// Writes an unsigned varint.
 #[inline]
 pub fn put_uvarint<S: Sink + ?Sized>(s: &mut S, mut v: u32) {
+    if v < 0x80 {
+        s.put_u8(v as u8);
+        return;
+    }
     let mut buf = [0u8; 5];
     let mut n = 0;
     while v >= 0x80 {

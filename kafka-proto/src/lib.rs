@@ -46,7 +46,7 @@ pub mod record;
 mod types;
 
 pub use decode::{DecodeError, DecodeErrorKind, Decoder};
-pub use encode::{ChunkedSink, EncodeError, EncodeErrorKind, Sink};
+pub use encode::{BufSink, ChunkedSink, EncodeError, EncodeErrorKind, Sink};
 pub use error_code::ErrorCode;
 pub use message::{Message, Request};
 pub use messages::{ApiKey, RequestBody, ResponseBody};

@@ -770,30 +770,44 @@ impl Ctx<'_> {
         if any_flex {
             let _ = writeln!(out, "        let flexible = {flex_cond};");
         }
-        let needs_mut = !xs.is_empty() || any_flex;
-        let _ = writeln!(
-            out,
-            "let {}this = Self::default();",
-            if needs_mut { "mut " } else { "" }
-        );
+        // Each field is read into a local, then the struct is built once (no default-then-assign).
         for x in &xs {
+            // Locals are prefixed so a field named `version` cannot shadow the version.
+            let local = x.ident.trim_start_matches("r#");
             let rcond = cond(x.regular, self.valid);
-            let stmt = format!(
-                "this.{} = {}.map_err(|e| e.field({:?}))?;",
-                x.ident,
+            let read = format!(
+                "{}.map_err(|e| e.field({:?}))?",
                 self.read_value(x),
                 x.ident.trim_start_matches("r#")
             );
             match rcond.as_str() {
-                "false" => {}
+                "false" => {
+                    let _ = writeln!(out, "let f_{local} = {};", default_expr(x)?);
+                }
                 "true" => {
-                    let _ = writeln!(out, "{stmt}");
+                    let _ = writeln!(out, "let f_{local} = {read};");
                 }
                 c => {
-                    let _ = writeln!(out, "if {c} {{ {stmt} }}");
+                    let _ = writeln!(
+                        out,
+                        "let f_{local} = if {c} {{ {read} }} else {{ {} }};",
+                        default_expr(x)?
+                    );
                 }
             }
         }
+        let _ = write!(
+            out,
+            "let {}this = Self {{",
+            if any_flex { "mut " } else { "" }
+        );
+        for x in &xs {
+            let _ = write!(out, "{}: f_{}, ", x.ident, x.ident.trim_start_matches("r#"));
+        }
+        if any_flex {
+            out.push_str("unknown_tagged_fields: Vec::new(),");
+        }
+        out.push_str("};\n");
         if any_flex {
             out.push_str("if flexible {\n");
             if tagged.is_empty() {
@@ -900,7 +914,8 @@ fn fix_unused_version(out: &mut String, start: usize) {
         let ident = |c: Option<char>| {
             c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '"')
         };
-        !ident(before) && !ident(after)
+        // `version: f_version` in a struct literal names a field, not the variable.
+        !ident(before) && !ident(after) && after != Some(':')
     });
     if uses {
         out.push_str(&func);

@@ -94,13 +94,19 @@ impl AddOffsetsToTxnRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.transactional_id = d
+        let f_transactional_id = d
             .string(flexible)
             .map_err(|e| e.field("transactional_id"))?;
-        this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        this.producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
+        let f_producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let mut this = Self {
+            transactional_id: f_transactional_id,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            group_id: f_group_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -160,33 +160,45 @@ impl AddPartitionsToTxnRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
-            this.transactions = d
-                .array(flexible, |d| {
-                    AddPartitionsToTxnTransaction::read(d, version)
-                })
-                .map_err(|e| e.field("transactions"))?;
-        }
-        if version <= 3 {
-            this.v3_and_below_transactional_id = d
-                .string(flexible)
-                .map_err(|e| e.field("v3_and_below_transactional_id"))?;
-        }
-        if version <= 3 {
-            this.v3_and_below_producer_id =
-                d.i64().map_err(|e| e.field("v3_and_below_producer_id"))?;
-        }
-        if version <= 3 {
-            this.v3_and_below_producer_epoch = d
-                .i16()
-                .map_err(|e| e.field("v3_and_below_producer_epoch"))?;
-        }
-        if version <= 3 {
-            this.v3_and_below_topics = d
-                .array(flexible, |d| AddPartitionsToTxnTopic::read(d, version))
-                .map_err(|e| e.field("v3_and_below_topics"))?;
-        }
+        let f_transactions = if version >= 4 {
+            d.array(flexible, |d| {
+                AddPartitionsToTxnTransaction::read(d, version)
+            })
+            .map_err(|e| e.field("transactions"))?
+        } else {
+            Vec::new()
+        };
+        let f_v3_and_below_transactional_id = if version <= 3 {
+            d.string(flexible)
+                .map_err(|e| e.field("v3_and_below_transactional_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_v3_and_below_producer_id = if version <= 3 {
+            d.i64().map_err(|e| e.field("v3_and_below_producer_id"))?
+        } else {
+            0
+        };
+        let f_v3_and_below_producer_epoch = if version <= 3 {
+            d.i16()
+                .map_err(|e| e.field("v3_and_below_producer_epoch"))?
+        } else {
+            0
+        };
+        let f_v3_and_below_topics = if version <= 3 {
+            d.array(flexible, |d| AddPartitionsToTxnTopic::read(d, version))
+                .map_err(|e| e.field("v3_and_below_topics"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            transactions: f_transactions,
+            v3_and_below_transactional_id: f_v3_and_below_transactional_id,
+            v3_and_below_producer_id: f_v3_and_below_producer_id,
+            v3_and_below_producer_epoch: f_v3_and_below_producer_epoch,
+            v3_and_below_topics: f_v3_and_below_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -362,26 +374,41 @@ impl AddPartitionsToTxnTransaction {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
-            this.transactional_id = d
-                .string(flexible)
-                .map_err(|e| e.field("transactional_id"))?;
-        }
-        if version >= 4 {
-            this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        }
-        if version >= 4 {
-            this.producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
-        }
-        if version >= 4 {
-            this.verify_only = d.bool().map_err(|e| e.field("verify_only"))?;
-        }
-        if version >= 4 {
-            this.topics = d
-                .array(flexible, |d| AddPartitionsToTxnTopic::read(d, version))
-                .map_err(|e| e.field("topics"))?;
-        }
+        let f_transactional_id = if version >= 4 {
+            d.string(flexible)
+                .map_err(|e| e.field("transactional_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_producer_id = if version >= 4 {
+            d.i64().map_err(|e| e.field("producer_id"))?
+        } else {
+            0
+        };
+        let f_producer_epoch = if version >= 4 {
+            d.i16().map_err(|e| e.field("producer_epoch"))?
+        } else {
+            0
+        };
+        let f_verify_only = if version >= 4 {
+            d.bool().map_err(|e| e.field("verify_only"))?
+        } else {
+            false
+        };
+        let f_topics = if version >= 4 {
+            d.array(flexible, |d| AddPartitionsToTxnTopic::read(d, version))
+                .map_err(|e| e.field("topics"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            transactional_id: f_transactional_id,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            verify_only: f_verify_only,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -489,11 +516,15 @@ impl AddPartitionsToTxnTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -130,23 +130,33 @@ impl AddPartitionsToTxnResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        if version >= 4 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
-        if version >= 4 {
-            this.results_by_transaction = d
-                .array(flexible, |d| AddPartitionsToTxnResult::read(d, version))
-                .map_err(|e| e.field("results_by_transaction"))?;
-        }
-        if version <= 3 {
-            this.results_by_topic_v3_and_below = d
-                .array(flexible, |d| {
-                    AddPartitionsToTxnTopicResult::read(d, version)
-                })
-                .map_err(|e| e.field("results_by_topic_v3_and_below"))?;
-        }
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = if version >= 4 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let f_results_by_transaction = if version >= 4 {
+            d.array(flexible, |d| AddPartitionsToTxnResult::read(d, version))
+                .map_err(|e| e.field("results_by_transaction"))?
+        } else {
+            Vec::new()
+        };
+        let f_results_by_topic_v3_and_below = if version <= 3 {
+            d.array(flexible, |d| {
+                AddPartitionsToTxnTopicResult::read(d, version)
+            })
+            .map_err(|e| e.field("results_by_topic_v3_and_below"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            results_by_transaction: f_results_by_transaction,
+            results_by_topic_v3_and_below: f_results_by_topic_v3_and_below,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -272,19 +282,25 @@ impl AddPartitionsToTxnResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
-            this.transactional_id = d
-                .string(flexible)
-                .map_err(|e| e.field("transactional_id"))?;
-        }
-        if version >= 4 {
-            this.topic_results = d
-                .array(flexible, |d| {
-                    AddPartitionsToTxnTopicResult::read(d, version)
-                })
-                .map_err(|e| e.field("topic_results"))?;
-        }
+        let f_transactional_id = if version >= 4 {
+            d.string(flexible)
+                .map_err(|e| e.field("transactional_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topic_results = if version >= 4 {
+            d.array(flexible, |d| {
+                AddPartitionsToTxnTopicResult::read(d, version)
+            })
+            .map_err(|e| e.field("topic_results"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            transactional_id: f_transactional_id,
+            topic_results: f_topic_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -386,13 +402,17 @@ impl AddPartitionsToTxnTopicResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.results_by_partition = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_results_by_partition = d
             .array(flexible, |d| {
                 AddPartitionsToTxnPartitionResult::read(d, version)
             })
             .map_err(|e| e.field("results_by_partition"))?;
+        let mut this = Self {
+            name: f_name,
+            results_by_partition: f_results_by_partition,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -478,9 +498,13 @@ impl AddPartitionsToTxnPartitionResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.partition_error_code = d.i16().map_err(|e| e.field("partition_error_code"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_partition_error_code = d.i16().map_err(|e| e.field("partition_error_code"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            partition_error_code: f_partition_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -117,16 +117,23 @@ impl AddRaftVoterRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.cluster_id = d
+        let f_cluster_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("cluster_id"))?;
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
-        this.voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
-        this.voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
-        this.listeners = d
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
+        let f_voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
+        let f_listeners = d
             .array(flexible, |d| Listener::read(d, version))
             .map_err(|e| e.field("listeners"))?;
+        let mut this = Self {
+            cluster_id: f_cluster_id,
+            timeout_ms: f_timeout_ms,
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            listeners: f_listeners,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -233,10 +240,15 @@ impl Listener {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.u16().map_err(|e| e.field("port"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.u16().map_err(|e| e.field("port"))?;
+        let mut this = Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

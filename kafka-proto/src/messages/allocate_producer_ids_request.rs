@@ -72,9 +72,13 @@ impl AllocateProducerIdsRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        this.broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
+        let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
+        let f_broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
+        let mut this = Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -88,11 +88,17 @@ impl AllocateProducerIdsResponse {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.producer_id_start = d.i64().map_err(|e| e.field("producer_id_start"))?;
-        this.producer_id_len = d.i32().map_err(|e| e.field("producer_id_len"))?;
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_producer_id_start = d.i64().map_err(|e| e.field("producer_id_start"))?;
+        let f_producer_id_len = d.i32().map_err(|e| e.field("producer_id_len"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            producer_id_start: f_producer_id_start,
+            producer_id_len: f_producer_id_len,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -80,11 +80,15 @@ impl AlterClientQuotasRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.entries = d
+        let f_entries = d
             .array(flexible, |d| EntryData::read(d, version))
             .map_err(|e| e.field("entries"))?;
-        this.validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
+        let f_validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
+        let mut this = Self {
+            entries: f_entries,
+            validate_only: f_validate_only,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -185,13 +189,17 @@ impl EntryData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.entity = d
+        let f_entity = d
             .array(flexible, |d| EntityData::read(d, version))
             .map_err(|e| e.field("entity"))?;
-        this.ops = d
+        let f_ops = d
             .array(flexible, |d| OpData::read(d, version))
             .map_err(|e| e.field("ops"))?;
+        let mut this = Self {
+            entity: f_entity,
+            ops: f_ops,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -300,11 +308,15 @@ impl EntityData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
-        this.entity_name = d
+        let f_entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
+        let f_entity_name = d
             .nullable_string(flexible)
             .map_err(|e| e.field("entity_name"))?;
+        let mut this = Self {
+            entity_type: f_entity_type,
+            entity_name: f_entity_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -398,10 +410,15 @@ impl OpData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.key = d.string(flexible).map_err(|e| e.field("key"))?;
-        this.value = d.f64().map_err(|e| e.field("value"))?;
-        this.remove = d.bool().map_err(|e| e.field("remove"))?;
+        let f_key = d.string(flexible).map_err(|e| e.field("key"))?;
+        let f_value = d.f64().map_err(|e| e.field("value"))?;
+        let f_remove = d.bool().map_err(|e| e.field("remove"))?;
+        let mut this = Self {
+            key: f_key,
+            value: f_value,
+            remove: f_remove,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

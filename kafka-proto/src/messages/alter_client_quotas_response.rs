@@ -80,11 +80,15 @@ impl AlterClientQuotasResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.entries = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_entries = d
             .array(flexible, |d| EntryData::read(d, version))
             .map_err(|e| e.field("entries"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            entries: f_entries,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -199,14 +203,19 @@ impl EntryData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.entity = d
+        let f_entity = d
             .array(flexible, |d| EntityData::read(d, version))
             .map_err(|e| e.field("entity"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            entity: f_entity,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -313,11 +322,15 @@ impl EntityData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
-        this.entity_name = d
+        let f_entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
+        let f_entity_name = d
             .nullable_string(flexible)
             .map_err(|e| e.field("entity_name"))?;
+        let mut this = Self {
+            entity_type: f_entity_type,
+            entity_name: f_entity_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

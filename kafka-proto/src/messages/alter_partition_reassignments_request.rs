@@ -80,11 +80,15 @@ impl AlterPartitionReassignmentsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
-        this.topics = d
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_topics = d
             .array(flexible, |d| ReassignableTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            timeout_ms: f_timeout_ms,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -181,11 +185,15 @@ impl ReassignableTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| ReassignablePartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -287,11 +295,15 @@ impl ReassignablePartition {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.replicas = d
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_replicas = d
             .nullable_array(flexible, |d| d.i32())
             .map_err(|e| e.field("replicas"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            replicas: f_replicas,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -88,12 +88,17 @@ impl AlterPartitionRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        this.broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
-        this.topics = d
+        let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
+        let f_broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
+        let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -207,16 +212,25 @@ impl TopicData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        if version <= 1 {
-            this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        }
-        if version >= 2 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        this.partitions = d
+        let f_topic_name = if version <= 1 {
+            d.string(flexible).map_err(|e| e.field("topic_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topic_id = if version >= 2 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -375,23 +389,35 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        if version <= 2 {
-            this.new_isr = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("new_isr"))?;
-        }
-        if version >= 3 {
-            this.new_isr_with_epochs = d
-                .array(flexible, |d| BrokerState::read(d, version))
-                .map_err(|e| e.field("new_isr_with_epochs"))?;
-        }
-        if version >= 1 {
-            this.leader_recovery_state = d.i8().map_err(|e| e.field("leader_recovery_state"))?;
-        }
-        this.partition_epoch = d.i32().map_err(|e| e.field("partition_epoch"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_new_isr = if version <= 2 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("new_isr"))?
+        } else {
+            Vec::new()
+        };
+        let f_new_isr_with_epochs = if version >= 3 {
+            d.array(flexible, |d| BrokerState::read(d, version))
+                .map_err(|e| e.field("new_isr_with_epochs"))?
+        } else {
+            Vec::new()
+        };
+        let f_leader_recovery_state = if version >= 1 {
+            d.i8().map_err(|e| e.field("leader_recovery_state"))?
+        } else {
+            0
+        };
+        let f_partition_epoch = d.i32().map_err(|e| e.field("partition_epoch"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            leader_epoch: f_leader_epoch,
+            new_isr: f_new_isr,
+            new_isr_with_epochs: f_new_isr_with_epochs,
+            leader_recovery_state: f_leader_recovery_state,
+            partition_epoch: f_partition_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -501,13 +527,21 @@ impl BrokerState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        }
-        if version >= 3 {
-            this.broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
-        }
+        let f_broker_id = if version >= 3 {
+            d.i32().map_err(|e| e.field("broker_id"))?
+        } else {
+            0
+        };
+        let f_broker_epoch = if version >= 3 {
+            d.i64().map_err(|e| e.field("broker_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -71,10 +71,13 @@ impl AlterReplicaLogDirsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.dirs = d
+        let f_dirs = d
             .array(flexible, |d| AlterReplicaLogDir::read(d, version))
             .map_err(|e| e.field("dirs"))?;
+        let mut this = Self {
+            dirs: f_dirs,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -170,11 +173,15 @@ impl AlterReplicaLogDir {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.path = d.string(flexible).map_err(|e| e.field("path"))?;
-        this.topics = d
+        let f_path = d.string(flexible).map_err(|e| e.field("path"))?;
+        let f_topics = d
             .array(flexible, |d| AlterReplicaLogDirTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            path: f_path,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -269,11 +276,15 @@ impl AlterReplicaLogDirTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -88,13 +88,17 @@ impl AlterUserScramCredentialsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.deletions = d
+        let f_deletions = d
             .array(flexible, |d| ScramCredentialDeletion::read(d, version))
             .map_err(|e| e.field("deletions"))?;
-        this.upsertions = d
+        let f_upsertions = d
             .array(flexible, |d| ScramCredentialUpsertion::read(d, version))
             .map_err(|e| e.field("upsertions"))?;
+        let mut this = Self {
+            deletions: f_deletions,
+            upsertions: f_upsertions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -190,9 +194,13 @@ impl ScramCredentialDeletion {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.mechanism = d.i8().map_err(|e| e.field("mechanism"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_mechanism = d.i8().map_err(|e| e.field("mechanism"))?;
+        let mut this = Self {
+            name: f_name,
+            mechanism: f_mechanism,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -304,12 +312,19 @@ impl ScramCredentialUpsertion {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.mechanism = d.i8().map_err(|e| e.field("mechanism"))?;
-        this.iterations = d.i32().map_err(|e| e.field("iterations"))?;
-        this.salt = d.bytes(flexible).map_err(|e| e.field("salt"))?;
-        this.salted_password = d.bytes(flexible).map_err(|e| e.field("salted_password"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_mechanism = d.i8().map_err(|e| e.field("mechanism"))?;
+        let f_iterations = d.i32().map_err(|e| e.field("iterations"))?;
+        let f_salt = d.bytes(flexible).map_err(|e| e.field("salt"))?;
+        let f_salted_password = d.bytes(flexible).map_err(|e| e.field("salted_password"))?;
+        let mut this = Self {
+            name: f_name,
+            mechanism: f_mechanism,
+            iterations: f_iterations,
+            salt: f_salt,
+            salted_password: f_salted_password,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

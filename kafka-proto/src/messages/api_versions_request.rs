@@ -86,17 +86,23 @@ impl ApiVersionsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.client_software_name = d
-                .string(flexible)
-                .map_err(|e| e.field("client_software_name"))?;
-        }
-        if version >= 3 {
-            this.client_software_version = d
-                .string(flexible)
-                .map_err(|e| e.field("client_software_version"))?;
-        }
+        let f_client_software_name = if version >= 3 {
+            d.string(flexible)
+                .map_err(|e| e.field("client_software_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_client_software_version = if version >= 3 {
+            d.string(flexible)
+                .map_err(|e| e.field("client_software_version"))?
+        } else {
+            KStr::from_static("")
+        };
+        let mut this = Self {
+            client_software_name: f_client_software_name,
+            client_software_version: f_client_software_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

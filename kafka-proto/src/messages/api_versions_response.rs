@@ -198,14 +198,29 @@ impl ApiVersionsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.api_keys = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_api_keys = d
             .array(flexible, |d| ApiVersion::read(d, version))
             .map_err(|e| e.field("api_keys"))?;
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_supported_features = Vec::new();
+        let f_finalized_features_epoch = -1;
+        let f_finalized_features = Vec::new();
+        let f_zk_migration_ready = false;
+        let mut this = Self {
+            error_code: f_error_code,
+            api_keys: f_api_keys,
+            throttle_time_ms: f_throttle_time_ms,
+            supported_features: f_supported_features,
+            finalized_features_epoch: f_finalized_features_epoch,
+            finalized_features: f_finalized_features,
+            zk_migration_ready: f_zk_migration_ready,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 3 => {
@@ -352,10 +367,15 @@ impl ApiVersion {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.api_key = d.i16().map_err(|e| e.field("api_key"))?;
-        this.min_version = d.i16().map_err(|e| e.field("min_version"))?;
-        this.max_version = d.i16().map_err(|e| e.field("max_version"))?;
+        let f_api_key = d.i16().map_err(|e| e.field("api_key"))?;
+        let f_min_version = d.i16().map_err(|e| e.field("min_version"))?;
+        let f_max_version = d.i16().map_err(|e| e.field("max_version"))?;
+        let mut this = Self {
+            api_key: f_api_key,
+            min_version: f_min_version,
+            max_version: f_max_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -467,16 +487,27 @@ impl SupportedFeatureKey {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 3 {
-            this.min_version = d.i16().map_err(|e| e.field("min_version"))?;
-        }
-        if version >= 3 {
-            this.max_version = d.i16().map_err(|e| e.field("max_version"))?;
-        }
+        let f_name = if version >= 3 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_min_version = if version >= 3 {
+            d.i16().map_err(|e| e.field("min_version"))?
+        } else {
+            0
+        };
+        let f_max_version = if version >= 3 {
+            d.i16().map_err(|e| e.field("max_version"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            name: f_name,
+            min_version: f_min_version,
+            max_version: f_max_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -594,16 +625,27 @@ impl FinalizedFeatureKey {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 3 {
-            this.max_version_level = d.i16().map_err(|e| e.field("max_version_level"))?;
-        }
-        if version >= 3 {
-            this.min_version_level = d.i16().map_err(|e| e.field("min_version_level"))?;
-        }
+        let f_name = if version >= 3 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_max_version_level = if version >= 3 {
+            d.i16().map_err(|e| e.field("max_version_level"))?
+        } else {
+            0
+        };
+        let f_min_version_level = if version >= 3 {
+            d.i16().map_err(|e| e.field("min_version_level"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            name: f_name,
+            max_version_level: f_max_version_level,
+            min_version_level: f_min_version_level,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

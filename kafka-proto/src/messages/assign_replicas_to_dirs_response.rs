@@ -88,12 +88,17 @@ impl AssignReplicasToDirsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.directories = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_directories = d
             .array(flexible, |d| DirectoryData::read(d, version))
             .map_err(|e| e.field("directories"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            directories: f_directories,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -188,11 +193,15 @@ impl DirectoryData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.id = d.uuid().map_err(|e| e.field("id"))?;
-        this.topics = d
+        let f_id = d.uuid().map_err(|e| e.field("id"))?;
+        let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            id: f_id,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -286,11 +295,15 @@ impl TopicData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -376,9 +389,13 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

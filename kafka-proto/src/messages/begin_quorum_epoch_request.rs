@@ -126,21 +126,30 @@ impl BeginQuorumEpochRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.cluster_id = d
+        let f_cluster_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("cluster_id"))?;
-        if version >= 1 {
-            this.voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
-        }
-        this.topics = d
+        let f_voter_id = if version >= 1 {
+            d.i32().map_err(|e| e.field("voter_id"))?
+        } else {
+            -1
+        };
+        let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        if version >= 1 {
-            this.leader_endpoints = d
-                .array(flexible, |d| LeaderEndpoint::read(d, version))
-                .map_err(|e| e.field("leader_endpoints"))?;
-        }
+        let f_leader_endpoints = if version >= 1 {
+            d.array(flexible, |d| LeaderEndpoint::read(d, version))
+                .map_err(|e| e.field("leader_endpoints"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            cluster_id: f_cluster_id,
+            voter_id: f_voter_id,
+            topics: f_topics,
+            leader_endpoints: f_leader_endpoints,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -254,11 +263,15 @@ impl TopicData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        this.partitions = d
+        let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -364,13 +377,21 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        if version >= 1 {
-            this.voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
-        }
-        this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_voter_directory_id = if version >= 1 {
+            d.uuid().map_err(|e| e.field("voter_directory_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            voter_directory_id: f_voter_directory_id,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -488,16 +509,27 @@ impl LeaderEndpoint {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 1 {
-            this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        }
-        if version >= 1 {
-            this.port = d.u16().map_err(|e| e.field("port"))?;
-        }
+        let f_name = if version >= 1 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_host = if version >= 1 {
+            d.string(flexible).map_err(|e| e.field("host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_port = if version >= 1 {
+            d.u16().map_err(|e| e.field("port"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -128,12 +128,21 @@ impl BrokerHeartbeatRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        this.broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
-        this.current_metadata_offset = d.i64().map_err(|e| e.field("current_metadata_offset"))?;
-        this.want_fence = d.bool().map_err(|e| e.field("want_fence"))?;
-        this.want_shut_down = d.bool().map_err(|e| e.field("want_shut_down"))?;
+        let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
+        let f_broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
+        let f_current_metadata_offset = d.i64().map_err(|e| e.field("current_metadata_offset"))?;
+        let f_want_fence = d.bool().map_err(|e| e.field("want_fence"))?;
+        let f_want_shut_down = d.bool().map_err(|e| e.field("want_shut_down"))?;
+        let f_offline_log_dirs = Vec::new();
+        let mut this = Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            current_metadata_offset: f_current_metadata_offset,
+            want_fence: f_want_fence,
+            want_shut_down: f_want_shut_down,
+            offline_log_dirs: f_offline_log_dirs,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 1 => {

@@ -96,12 +96,19 @@ impl BrokerHeartbeatResponse {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.is_caught_up = d.bool().map_err(|e| e.field("is_caught_up"))?;
-        this.is_fenced = d.bool().map_err(|e| e.field("is_fenced"))?;
-        this.should_shut_down = d.bool().map_err(|e| e.field("should_shut_down"))?;
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_is_caught_up = d.bool().map_err(|e| e.field("is_caught_up"))?;
+        let f_is_fenced = d.bool().map_err(|e| e.field("is_fenced"))?;
+        let f_should_shut_down = d.bool().map_err(|e| e.field("should_shut_down"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            is_caught_up: f_is_caught_up,
+            is_fenced: f_is_fenced,
+            should_shut_down: f_should_shut_down,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

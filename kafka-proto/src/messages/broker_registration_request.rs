@@ -184,29 +184,44 @@ impl BrokerRegistrationRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        this.cluster_id = d.string(flexible).map_err(|e| e.field("cluster_id"))?;
-        this.incarnation_id = d.uuid().map_err(|e| e.field("incarnation_id"))?;
-        this.listeners = d
+        let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
+        let f_cluster_id = d.string(flexible).map_err(|e| e.field("cluster_id"))?;
+        let f_incarnation_id = d.uuid().map_err(|e| e.field("incarnation_id"))?;
+        let f_listeners = d
             .array(flexible, |d| Listener::read(d, version))
             .map_err(|e| e.field("listeners"))?;
-        this.features = d
+        let f_features = d
             .array(flexible, |d| Feature::read(d, version))
             .map_err(|e| e.field("features"))?;
-        this.rack = d.nullable_string(flexible).map_err(|e| e.field("rack"))?;
-        if version >= 1 {
-            this.is_migrating_zk_broker =
-                d.bool().map_err(|e| e.field("is_migrating_zk_broker"))?;
-        }
-        if version >= 2 {
-            this.log_dirs = d
-                .array(flexible, |d| d.uuid())
-                .map_err(|e| e.field("log_dirs"))?;
-        }
-        if version >= 3 {
-            this.previous_broker_epoch = d.i64().map_err(|e| e.field("previous_broker_epoch"))?;
-        }
+        let f_rack = d.nullable_string(flexible).map_err(|e| e.field("rack"))?;
+        let f_is_migrating_zk_broker = if version >= 1 {
+            d.bool().map_err(|e| e.field("is_migrating_zk_broker"))?
+        } else {
+            false
+        };
+        let f_log_dirs = if version >= 2 {
+            d.array(flexible, |d| d.uuid())
+                .map_err(|e| e.field("log_dirs"))?
+        } else {
+            Vec::new()
+        };
+        let f_previous_broker_epoch = if version >= 3 {
+            d.i64().map_err(|e| e.field("previous_broker_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            broker_id: f_broker_id,
+            cluster_id: f_cluster_id,
+            incarnation_id: f_incarnation_id,
+            listeners: f_listeners,
+            features: f_features,
+            rack: f_rack,
+            is_migrating_zk_broker: f_is_migrating_zk_broker,
+            log_dirs: f_log_dirs,
+            previous_broker_epoch: f_previous_broker_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -342,11 +357,17 @@ impl Listener {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.u16().map_err(|e| e.field("port"))?;
-        this.security_protocol = d.i16().map_err(|e| e.field("security_protocol"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.u16().map_err(|e| e.field("port"))?;
+        let f_security_protocol = d.i16().map_err(|e| e.field("security_protocol"))?;
+        let mut this = Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            security_protocol: f_security_protocol,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -438,10 +459,15 @@ impl Feature {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
-        this.max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
+        let f_max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
+        let mut this = Self {
+            name: f_name,
+            min_supported_version: f_min_supported_version,
+            max_supported_version: f_max_supported_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -81,13 +81,17 @@ impl ConsumerGroupDescribeRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.group_ids = d
+        let f_group_ids = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("group_ids"))?;
-        this.include_authorized_operations = d
+        let f_include_authorized_operations = d
             .bool()
             .map_err(|e| e.field("include_authorized_operations"))?;
+        let mut this = Self {
+            group_ids: f_group_ids,
+            include_authorized_operations: f_include_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

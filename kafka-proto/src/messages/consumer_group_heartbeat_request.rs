@@ -259,34 +259,48 @@ impl ConsumerGroupHeartbeatRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        this.member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
-        this.instance_id = d
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
+        let f_instance_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("instance_id"))?;
-        this.rack_id = d
+        let f_rack_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("rack_id"))?;
-        this.rebalance_timeout_ms = d.i32().map_err(|e| e.field("rebalance_timeout_ms"))?;
-        this.subscribed_topic_names = d
+        let f_rebalance_timeout_ms = d.i32().map_err(|e| e.field("rebalance_timeout_ms"))?;
+        let f_subscribed_topic_names = d
             .nullable_array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("subscribed_topic_names"))?;
-        if version >= 1 {
-            this.subscribed_topic_regex = if version >= 1 {
+        let f_subscribed_topic_regex = if version >= 1 {
+            if version >= 1 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("subscribed_topic_regex"))?;
-        }
-        this.server_assignor = d
+            .map_err(|e| e.field("subscribed_topic_regex"))?
+        } else {
+            None
+        };
+        let f_server_assignor = d
             .nullable_string(flexible)
             .map_err(|e| e.field("server_assignor"))?;
-        this.topic_partitions = d
+        let f_topic_partitions = d
             .nullable_array(flexible, |d| TopicPartitions::read(d, version))
             .map_err(|e| e.field("topic_partitions"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            member_epoch: f_member_epoch,
+            instance_id: f_instance_id,
+            rack_id: f_rack_id,
+            rebalance_timeout_ms: f_rebalance_timeout_ms,
+            subscribed_topic_names: f_subscribed_topic_names,
+            subscribed_topic_regex: f_subscribed_topic_regex,
+            server_assignor: f_server_assignor,
+            topic_partitions: f_topic_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -419,11 +433,15 @@ impl TopicPartitions {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -152,18 +152,17 @@ impl ConsumerGroupHeartbeatResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.member_id = d
+        let f_member_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("member_id"))?;
-        this.member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
-        this.heartbeat_interval_ms = d.i32().map_err(|e| e.field("heartbeat_interval_ms"))?;
-        this.assignment = (|| -> Result<Option<Assignment>, DecodeError> {
+        let f_member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
+        let f_heartbeat_interval_ms = d.i32().map_err(|e| e.field("heartbeat_interval_ms"))?;
+        let f_assignment = (|| -> Result<Option<Assignment>, DecodeError> {
             if d.i8()? < 0 {
                 Ok(None)
             } else {
@@ -171,6 +170,16 @@ impl ConsumerGroupHeartbeatResponse {
             }
         })()
         .map_err(|e| e.field("assignment"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            member_id: f_member_id,
+            member_epoch: f_member_epoch,
+            heartbeat_interval_ms: f_heartbeat_interval_ms,
+            assignment: f_assignment,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -266,10 +275,13 @@ impl Assignment {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_partitions = d
+        let f_topic_partitions = d
             .array(flexible, |d| TopicPartitions::read(d, version))
             .map_err(|e| e.field("topic_partitions"))?;
+        let mut this = Self {
+            topic_partitions: f_topic_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -360,11 +372,15 @@ impl TopicPartitions {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -71,11 +71,14 @@ impl ConsumerProtocolAssignment {
     }
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.assigned_partitions = d
+        let f_assigned_partitions = d
             .array(false, |d| TopicPartition::read(d, version))
             .map_err(|e| e.field("assigned_partitions"))?;
-        this.user_data = d.nullable_bytes(false).map_err(|e| e.field("user_data"))?;
+        let f_user_data = d.nullable_bytes(false).map_err(|e| e.field("user_data"))?;
+        let this = Self {
+            assigned_partitions: f_assigned_partitions,
+            user_data: f_user_data,
+        };
         Ok(this)
     }
 
@@ -150,11 +153,14 @@ impl TopicPartition {
     }
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.topic = d.string(false).map_err(|e| e.field("topic"))?;
-        this.partitions = d
+        let f_topic = d.string(false).map_err(|e| e.field("topic"))?;
+        let f_partitions = d
             .array(false, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let this = Self {
+            topic: f_topic,
+            partitions: f_partitions,
+        };
         Ok(this)
     }
 

@@ -132,27 +132,38 @@ impl ConsumerProtocolSubscription {
     }
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.topics = d
+        let f_topics = d
             .array(false, |d| d.string(false))
             .map_err(|e| e.field("topics"))?;
-        this.user_data = d.nullable_bytes(false).map_err(|e| e.field("user_data"))?;
-        if version >= 1 {
-            this.owned_partitions = d
-                .array(false, |d| TopicPartition::read(d, version))
-                .map_err(|e| e.field("owned_partitions"))?;
-        }
-        if version >= 2 {
-            this.generation_id = d.i32().map_err(|e| e.field("generation_id"))?;
-        }
-        if version >= 3 {
-            this.rack_id = if version >= 3 {
+        let f_user_data = d.nullable_bytes(false).map_err(|e| e.field("user_data"))?;
+        let f_owned_partitions = if version >= 1 {
+            d.array(false, |d| TopicPartition::read(d, version))
+                .map_err(|e| e.field("owned_partitions"))?
+        } else {
+            Vec::new()
+        };
+        let f_generation_id = if version >= 2 {
+            d.i32().map_err(|e| e.field("generation_id"))?
+        } else {
+            -1
+        };
+        let f_rack_id = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(false)
             } else {
                 d.string(false).map(Some)
             }
-            .map_err(|e| e.field("rack_id"))?;
-        }
+            .map_err(|e| e.field("rack_id"))?
+        } else {
+            None
+        };
+        let this = Self {
+            topics: f_topics,
+            user_data: f_user_data,
+            owned_partitions: f_owned_partitions,
+            generation_id: f_generation_id,
+            rack_id: f_rack_id,
+        };
         Ok(this)
     }
 
@@ -261,15 +272,21 @@ impl TopicPartition {
     }
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        if version >= 1 {
-            this.topic = d.string(false).map_err(|e| e.field("topic"))?;
-        }
-        if version >= 1 {
-            this.partitions = d
-                .array(false, |d| d.i32())
-                .map_err(|e| e.field("partitions"))?;
-        }
+        let f_topic = if version >= 1 {
+            d.string(false).map_err(|e| e.field("topic"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partitions = if version >= 1 {
+            d.array(false, |d| d.i32())
+                .map_err(|e| e.field("partitions"))?
+        } else {
+            Vec::new()
+        };
+        let this = Self {
+            topic: f_topic,
+            partitions: f_partitions,
+        };
         Ok(this)
     }
 

@@ -76,11 +76,17 @@ impl ControlledShutdownRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        if version >= 2 {
-            this.broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
-        }
+        let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
+        let f_broker_epoch = if version >= 2 {
+            d.i64().map_err(|e| e.field("broker_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -81,11 +81,15 @@ impl ControlledShutdownResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.remaining_partitions = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_remaining_partitions = d
             .array(flexible, |d| RemainingPartition::read(d, version))
             .map_err(|e| e.field("remaining_partitions"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            remaining_partitions: f_remaining_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -174,9 +178,13 @@ impl RemainingPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

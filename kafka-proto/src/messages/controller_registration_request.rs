@@ -112,16 +112,23 @@ impl ControllerRegistrationRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
-        this.incarnation_id = d.uuid().map_err(|e| e.field("incarnation_id"))?;
-        this.zk_migration_ready = d.bool().map_err(|e| e.field("zk_migration_ready"))?;
-        this.listeners = d
+        let f_controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
+        let f_incarnation_id = d.uuid().map_err(|e| e.field("incarnation_id"))?;
+        let f_zk_migration_ready = d.bool().map_err(|e| e.field("zk_migration_ready"))?;
+        let f_listeners = d
             .array(flexible, |d| Listener::read(d, version))
             .map_err(|e| e.field("listeners"))?;
-        this.features = d
+        let f_features = d
             .array(flexible, |d| Feature::read(d, version))
             .map_err(|e| e.field("features"))?;
+        let mut this = Self {
+            controller_id: f_controller_id,
+            incarnation_id: f_incarnation_id,
+            zk_migration_ready: f_zk_migration_ready,
+            listeners: f_listeners,
+            features: f_features,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -239,11 +246,17 @@ impl Listener {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.u16().map_err(|e| e.field("port"))?;
-        this.security_protocol = d.i16().map_err(|e| e.field("security_protocol"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.u16().map_err(|e| e.field("port"))?;
+        let f_security_protocol = d.i16().map_err(|e| e.field("security_protocol"))?;
+        let mut this = Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            security_protocol: f_security_protocol,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -335,10 +348,15 @@ impl Feature {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
-        this.max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
+        let f_max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
+        let mut this = Self {
+            name: f_name,
+            min_supported_version: f_min_supported_version,
+            max_supported_version: f_max_supported_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

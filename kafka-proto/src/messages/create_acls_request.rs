@@ -72,10 +72,13 @@ impl CreateAclsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.creations = d
+        let f_creations = d
             .array(flexible, |d| AclCreation::read(d, version))
             .map_err(|e| e.field("creations"))?;
+        let mut this = Self {
+            creations: f_creations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -216,16 +219,27 @@ impl AclCreation {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
-        this.resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
-        if version >= 1 {
-            this.resource_pattern_type = d.i8().map_err(|e| e.field("resource_pattern_type"))?;
-        }
-        this.principal = d.string(flexible).map_err(|e| e.field("principal"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.operation = d.i8().map_err(|e| e.field("operation"))?;
-        this.permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
+        let f_resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
+        let f_resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
+        let f_resource_pattern_type = if version >= 1 {
+            d.i8().map_err(|e| e.field("resource_pattern_type"))?
+        } else {
+            3
+        };
+        let f_principal = d.string(flexible).map_err(|e| e.field("principal"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_operation = d.i8().map_err(|e| e.field("operation"))?;
+        let f_permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
+        let mut this = Self {
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            resource_pattern_type: f_resource_pattern_type,
+            principal: f_principal,
+            host: f_host,
+            operation: f_operation,
+            permission_type: f_permission_type,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

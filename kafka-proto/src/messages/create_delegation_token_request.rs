@@ -162,27 +162,37 @@ impl CreateDelegationTokenRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.owner_principal_type = if version >= 3 {
+        let f_owner_principal_type = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("owner_principal_type"))?;
-        }
-        if version >= 3 {
-            this.owner_principal_name = if version >= 3 {
+            .map_err(|e| e.field("owner_principal_type"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_owner_principal_name = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("owner_principal_name"))?;
-        }
-        this.renewers = d
+            .map_err(|e| e.field("owner_principal_name"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_renewers = d
             .array(flexible, |d| CreatableRenewers::read(d, version))
             .map_err(|e| e.field("renewers"))?;
-        this.max_lifetime_ms = d.i64().map_err(|e| e.field("max_lifetime_ms"))?;
+        let f_max_lifetime_ms = d.i64().map_err(|e| e.field("max_lifetime_ms"))?;
+        let mut this = Self {
+            owner_principal_type: f_owner_principal_type,
+            owner_principal_name: f_owner_principal_name,
+            renewers: f_renewers,
+            max_lifetime_ms: f_max_lifetime_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -288,9 +298,13 @@ impl CreatableRenewers {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
-        this.principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
+        let f_principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
+        let f_principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
+        let mut this = Self {
+            principal_type: f_principal_type,
+            principal_name: f_principal_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

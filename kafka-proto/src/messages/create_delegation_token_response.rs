@@ -184,26 +184,41 @@ impl CreateDelegationTokenResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
-        this.principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
-        if version >= 3 {
-            this.token_requester_principal_type = d
-                .string(flexible)
-                .map_err(|e| e.field("token_requester_principal_type"))?;
-        }
-        if version >= 3 {
-            this.token_requester_principal_name = d
-                .string(flexible)
-                .map_err(|e| e.field("token_requester_principal_name"))?;
-        }
-        this.issue_timestamp_ms = d.i64().map_err(|e| e.field("issue_timestamp_ms"))?;
-        this.expiry_timestamp_ms = d.i64().map_err(|e| e.field("expiry_timestamp_ms"))?;
-        this.max_timestamp_ms = d.i64().map_err(|e| e.field("max_timestamp_ms"))?;
-        this.token_id = d.string(flexible).map_err(|e| e.field("token_id"))?;
-        this.hmac = d.bytes(flexible).map_err(|e| e.field("hmac"))?;
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
+        let f_principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
+        let f_token_requester_principal_type = if version >= 3 {
+            d.string(flexible)
+                .map_err(|e| e.field("token_requester_principal_type"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_token_requester_principal_name = if version >= 3 {
+            d.string(flexible)
+                .map_err(|e| e.field("token_requester_principal_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_issue_timestamp_ms = d.i64().map_err(|e| e.field("issue_timestamp_ms"))?;
+        let f_expiry_timestamp_ms = d.i64().map_err(|e| e.field("expiry_timestamp_ms"))?;
+        let f_max_timestamp_ms = d.i64().map_err(|e| e.field("max_timestamp_ms"))?;
+        let f_token_id = d.string(flexible).map_err(|e| e.field("token_id"))?;
+        let f_hmac = d.bytes(flexible).map_err(|e| e.field("hmac"))?;
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            principal_type: f_principal_type,
+            principal_name: f_principal_name,
+            token_requester_principal_type: f_token_requester_principal_type,
+            token_requester_principal_name: f_token_requester_principal_name,
+            issue_timestamp_ms: f_issue_timestamp_ms,
+            expiry_timestamp_ms: f_expiry_timestamp_ms,
+            max_timestamp_ms: f_max_timestamp_ms,
+            token_id: f_token_id,
+            hmac: f_hmac,
+            throttle_time_ms: f_throttle_time_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -88,12 +88,17 @@ impl CreatePartitionsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.topics = d
+        let f_topics = d
             .array(flexible, |d| CreatePartitionsTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
-        this.validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
+        let mut this = Self {
+            topics: f_topics,
+            timeout_ms: f_timeout_ms,
+            validate_only: f_validate_only,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -212,12 +217,17 @@ impl CreatePartitionsTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.count = d.i32().map_err(|e| e.field("count"))?;
-        this.assignments = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_count = d.i32().map_err(|e| e.field("count"))?;
+        let f_assignments = d
             .nullable_array(flexible, |d| CreatePartitionsAssignment::read(d, version))
             .map_err(|e| e.field("assignments"))?;
+        let mut this = Self {
+            name: f_name,
+            count: f_count,
+            assignments: f_assignments,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -306,10 +316,13 @@ impl CreatePartitionsAssignment {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.broker_ids = d
+        let f_broker_ids = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("broker_ids"))?;
+        let mut this = Self {
+            broker_ids: f_broker_ids,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

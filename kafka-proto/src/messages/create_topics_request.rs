@@ -95,14 +95,21 @@ impl CreateTopicsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        this.topics = d
+        let f_topics = d
             .array(flexible, |d| CreatableTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
-        if version >= 1 {
-            this.validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
-        }
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_validate_only = if version >= 1 {
+            d.bool().map_err(|e| e.field("validate_only"))?
+        } else {
+            false
+        };
+        let mut this = Self {
+            topics: f_topics,
+            timeout_ms: f_timeout_ms,
+            validate_only: f_validate_only,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -234,16 +241,23 @@ impl CreatableTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.num_partitions = d.i32().map_err(|e| e.field("num_partitions"))?;
-        this.replication_factor = d.i16().map_err(|e| e.field("replication_factor"))?;
-        this.assignments = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_num_partitions = d.i32().map_err(|e| e.field("num_partitions"))?;
+        let f_replication_factor = d.i16().map_err(|e| e.field("replication_factor"))?;
+        let f_assignments = d
             .array(flexible, |d| CreatableReplicaAssignment::read(d, version))
             .map_err(|e| e.field("assignments"))?;
-        this.configs = d
+        let f_configs = d
             .array(flexible, |d| CreatableTopicConfig::read(d, version))
             .map_err(|e| e.field("configs"))?;
+        let mut this = Self {
+            name: f_name,
+            num_partitions: f_num_partitions,
+            replication_factor: f_replication_factor,
+            assignments: f_assignments,
+            configs: f_configs,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -345,11 +359,15 @@ impl CreatableReplicaAssignment {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.broker_ids = d
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_broker_ids = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("broker_ids"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            broker_ids: f_broker_ids,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -444,9 +462,13 @@ impl CreatableTopicConfig {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.value = d.nullable_string(flexible).map_err(|e| e.field("value"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_value = d.nullable_string(flexible).map_err(|e| e.field("value"))?;
+        let mut this = Self {
+            name: f_name,
+            value: f_value,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

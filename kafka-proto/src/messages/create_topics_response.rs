@@ -84,13 +84,19 @@ impl CreateTopicsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        if version >= 2 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.topics = d
+        let f_throttle_time_ms = if version >= 2 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_topics = d
             .array(flexible, |d| CreatableTopicResult::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -305,35 +311,56 @@ impl CreatableTopicResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        if version >= 7 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version >= 1 {
-            this.error_message = if version >= 1 {
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_topic_id = if version >= 7 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = if version >= 1 {
+            if version >= 1 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("error_message"))?;
-        }
-        if version >= 5 {
-            this.num_partitions = d.i32().map_err(|e| e.field("num_partitions"))?;
-        }
-        if version >= 5 {
-            this.replication_factor = d.i16().map_err(|e| e.field("replication_factor"))?;
-        }
-        if version >= 5 {
-            this.configs = if version >= 5 {
+            .map_err(|e| e.field("error_message"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_topic_config_error_code = 0;
+        let f_num_partitions = if version >= 5 {
+            d.i32().map_err(|e| e.field("num_partitions"))?
+        } else {
+            -1
+        };
+        let f_replication_factor = if version >= 5 {
+            d.i16().map_err(|e| e.field("replication_factor"))?
+        } else {
+            -1
+        };
+        let f_configs = if version >= 5 {
+            if version >= 5 {
                 d.nullable_array(flexible, |d| CreatableTopicConfigs::read(d, version))
             } else {
                 d.array(flexible, |d| CreatableTopicConfigs::read(d, version))
                     .map(Some)
             }
-            .map_err(|e| e.field("configs"))?;
-        }
+            .map_err(|e| e.field("configs"))?
+        } else {
+            Some(Vec::new())
+        };
+        let mut this = Self {
+            name: f_name,
+            topic_id: f_topic_id,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            topic_config_error_code: f_topic_config_error_code,
+            num_partitions: f_num_partitions,
+            replication_factor: f_replication_factor,
+            configs: f_configs,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 5 => {
@@ -528,27 +555,44 @@ impl CreatableTopicConfigs {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        if version >= 5 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 5 {
-            this.value = if version >= 5 {
+        let f_name = if version >= 5 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_value = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("value"))?;
-        }
-        if version >= 5 {
-            this.read_only = d.bool().map_err(|e| e.field("read_only"))?;
-        }
-        if version >= 5 {
-            this.config_source = d.i8().map_err(|e| e.field("config_source"))?;
-        }
-        if version >= 5 {
-            this.is_sensitive = d.bool().map_err(|e| e.field("is_sensitive"))?;
-        }
+            .map_err(|e| e.field("value"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_read_only = if version >= 5 {
+            d.bool().map_err(|e| e.field("read_only"))?
+        } else {
+            false
+        };
+        let f_config_source = if version >= 5 {
+            d.i8().map_err(|e| e.field("config_source"))?
+        } else {
+            -1
+        };
+        let f_is_sensitive = if version >= 5 {
+            d.bool().map_err(|e| e.field("is_sensitive"))?
+        } else {
+            false
+        };
+        let mut this = Self {
+            name: f_name,
+            value: f_value,
+            read_only: f_read_only,
+            config_source: f_config_source,
+            is_sensitive: f_is_sensitive,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -86,10 +86,15 @@ impl DefaultPrincipalData {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.r#type = d.string(flexible).map_err(|e| e.field("type"))?;
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.token_authenticated = d.bool().map_err(|e| e.field("token_authenticated"))?;
+        let f_type = d.string(flexible).map_err(|e| e.field("type"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_token_authenticated = d.bool().map_err(|e| e.field("token_authenticated"))?;
+        let mut this = Self {
+            r#type: f_type,
+            name: f_name,
+            token_authenticated: f_token_authenticated,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -72,10 +72,13 @@ impl DeleteAclsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.filters = d
+        let f_filters = d
             .array(flexible, |d| DeleteAclsFilter::read(d, version))
             .map_err(|e| e.field("filters"))?;
+        let mut this = Self {
+            filters: f_filters,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -248,22 +251,33 @@ impl DeleteAclsFilter {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.resource_type_filter = d.i8().map_err(|e| e.field("resource_type_filter"))?;
-        this.resource_name_filter = d
+        let f_resource_type_filter = d.i8().map_err(|e| e.field("resource_type_filter"))?;
+        let f_resource_name_filter = d
             .nullable_string(flexible)
             .map_err(|e| e.field("resource_name_filter"))?;
-        if version >= 1 {
-            this.pattern_type_filter = d.i8().map_err(|e| e.field("pattern_type_filter"))?;
-        }
-        this.principal_filter = d
+        let f_pattern_type_filter = if version >= 1 {
+            d.i8().map_err(|e| e.field("pattern_type_filter"))?
+        } else {
+            3
+        };
+        let f_principal_filter = d
             .nullable_string(flexible)
             .map_err(|e| e.field("principal_filter"))?;
-        this.host_filter = d
+        let f_host_filter = d
             .nullable_string(flexible)
             .map_err(|e| e.field("host_filter"))?;
-        this.operation = d.i8().map_err(|e| e.field("operation"))?;
-        this.permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
+        let f_operation = d.i8().map_err(|e| e.field("operation"))?;
+        let f_permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
+        let mut this = Self {
+            resource_type_filter: f_resource_type_filter,
+            resource_name_filter: f_resource_name_filter,
+            pattern_type_filter: f_pattern_type_filter,
+            principal_filter: f_principal_filter,
+            host_filter: f_host_filter,
+            operation: f_operation,
+            permission_type: f_permission_type,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -80,11 +80,15 @@ impl DeleteAclsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.filter_results = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_filter_results = d
             .array(flexible, |d| DeleteAclsFilterResult::read(d, version))
             .map_err(|e| e.field("filter_results"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            filter_results: f_filter_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -199,14 +203,19 @@ impl DeleteAclsFilterResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.matching_acls = d
+        let f_matching_acls = d
             .array(flexible, |d| DeleteAclsMatchingAcl::read(d, version))
             .map_err(|e| e.field("matching_acls"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            matching_acls: f_matching_acls,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -382,20 +391,33 @@ impl DeleteAclsMatchingAcl {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
-        this.resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
-        if version >= 1 {
-            this.pattern_type = d.i8().map_err(|e| e.field("pattern_type"))?;
-        }
-        this.principal = d.string(flexible).map_err(|e| e.field("principal"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.operation = d.i8().map_err(|e| e.field("operation"))?;
-        this.permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
+        let f_resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
+        let f_resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
+        let f_pattern_type = if version >= 1 {
+            d.i8().map_err(|e| e.field("pattern_type"))?
+        } else {
+            3
+        };
+        let f_principal = d.string(flexible).map_err(|e| e.field("principal"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_operation = d.i8().map_err(|e| e.field("operation"))?;
+        let f_permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            pattern_type: f_pattern_type,
+            principal: f_principal,
+            host: f_host,
+            operation: f_operation,
+            permission_type: f_permission_type,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -73,10 +73,13 @@ impl DeleteGroupsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.groups_names = d
+        let f_groups_names = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("groups_names"))?;
+        let mut this = Self {
+            groups_names: f_groups_names,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

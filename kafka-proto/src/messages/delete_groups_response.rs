@@ -80,11 +80,15 @@ impl DeleteGroupsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.results = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_results = d
             .array(flexible, |d| DeletableGroupResult::read(d, version))
             .map_err(|e| e.field("results"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            results: f_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -173,9 +177,13 @@ impl DeletableGroupResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -80,11 +80,15 @@ impl DeleteRecordsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.topics = d
+        let f_topics = d
             .array(flexible, |d| DeleteRecordsTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let mut this = Self {
+            topics: f_topics,
+            timeout_ms: f_timeout_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -181,11 +185,15 @@ impl DeleteRecordsTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| DeleteRecordsPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -271,9 +279,13 @@ impl DeleteRecordsPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.offset = d.i64().map_err(|e| e.field("offset"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_offset = d.i64().map_err(|e| e.field("offset"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            offset: f_offset,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -108,18 +108,25 @@ impl DeleteTopicsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 6 {
-            this.topics = d
-                .array(flexible, |d| DeleteTopicState::read(d, version))
-                .map_err(|e| e.field("topics"))?;
-        }
-        if version <= 5 {
-            this.topic_names = d
-                .array(flexible, |d| d.string(flexible))
-                .map_err(|e| e.field("topic_names"))?;
-        }
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_topics = if version >= 6 {
+            d.array(flexible, |d| DeleteTopicState::read(d, version))
+                .map_err(|e| e.field("topics"))?
+        } else {
+            Vec::new()
+        };
+        let f_topic_names = if version <= 5 {
+            d.array(flexible, |d| d.string(flexible))
+                .map_err(|e| e.field("topic_names"))?
+        } else {
+            Vec::new()
+        };
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let mut this = Self {
+            topics: f_topics,
+            topic_names: f_topic_names,
+            timeout_ms: f_timeout_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -248,18 +255,26 @@ impl DeleteTopicState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 6 {
-            this.name = if version >= 6 {
+        let f_name = if version >= 6 {
+            if version >= 6 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("name"))?;
-        }
-        if version >= 6 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
+            .map_err(|e| e.field("name"))?
+        } else {
+            None
+        };
+        let f_topic_id = if version >= 6 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let mut this = Self {
+            name: f_name,
+            topic_id: f_topic_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

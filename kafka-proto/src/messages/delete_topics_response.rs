@@ -84,13 +84,19 @@ impl DeleteTopicsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.responses = d
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_responses = d
             .array(flexible, |d| DeletableTopicResult::read(d, version))
             .map_err(|e| e.field("responses"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            responses: f_responses,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -237,25 +243,35 @@ impl DeletableTopicResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.name = if version >= 6 {
+        let f_name = if version >= 6 {
             d.nullable_string(flexible)
         } else {
             d.string(flexible).map(Some)
         }
         .map_err(|e| e.field("name"))?;
-        if version >= 6 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version >= 5 {
-            this.error_message = if version >= 5 {
+        let f_topic_id = if version >= 6 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("error_message"))?;
-        }
+            .map_err(|e| e.field("error_message"))?
+        } else {
+            None
+        };
+        let mut this = Self {
+            name: f_name,
+            topic_id: f_topic_id,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -80,11 +80,15 @@ impl DescribeClientQuotasRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.components = d
+        let f_components = d
             .array(flexible, |d| ComponentData::read(d, version))
             .map_err(|e| e.field("components"))?;
-        this.strict = d.bool().map_err(|e| e.field("strict"))?;
+        let f_strict = d.bool().map_err(|e| e.field("strict"))?;
+        let mut this = Self {
+            components: f_components,
+            strict: f_strict,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -194,10 +198,15 @@ impl ComponentData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
-        this.match_type = d.i8().map_err(|e| e.field("match_type"))?;
-        this.r#match = d.nullable_string(flexible).map_err(|e| e.field("match"))?;
+        let f_entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
+        let f_match_type = d.i8().map_err(|e| e.field("match_type"))?;
+        let f_match = d.nullable_string(flexible).map_err(|e| e.field("match"))?;
+        let mut this = Self {
+            entity_type: f_entity_type,
+            match_type: f_match_type,
+            r#match: f_match,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -121,15 +121,21 @@ impl DescribeClientQuotasResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.entries = d
+        let f_entries = d
             .nullable_array(flexible, |d| EntryData::read(d, version))
             .map_err(|e| e.field("entries"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            entries: f_entries,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -241,13 +247,17 @@ impl EntryData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.entity = d
+        let f_entity = d
             .array(flexible, |d| EntityData::read(d, version))
             .map_err(|e| e.field("entity"))?;
-        this.values = d
+        let f_values = d
             .array(flexible, |d| ValueData::read(d, version))
             .map_err(|e| e.field("values"))?;
+        let mut this = Self {
+            entity: f_entity,
+            values: f_values,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -356,11 +366,15 @@ impl EntityData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
-        this.entity_name = d
+        let f_entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
+        let f_entity_name = d
             .nullable_string(flexible)
             .map_err(|e| e.field("entity_name"))?;
+        let mut this = Self {
+            entity_type: f_entity_type,
+            entity_name: f_entity_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -446,9 +460,13 @@ impl ValueData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.key = d.string(flexible).map_err(|e| e.field("key"))?;
-        this.value = d.f64().map_err(|e| e.field("value"))?;
+        let f_key = d.string(flexible).map_err(|e| e.field("key"))?;
+        let f_value = d.f64().map_err(|e| e.field("value"))?;
+        let mut this = Self {
+            key: f_key,
+            value: f_value,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

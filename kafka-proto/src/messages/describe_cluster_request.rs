@@ -79,13 +79,19 @@ impl DescribeClusterRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.include_cluster_authorized_operations = d
+        let f_include_cluster_authorized_operations = d
             .bool()
             .map_err(|e| e.field("include_cluster_authorized_operations"))?;
-        if version >= 1 {
-            this.endpoint_type = d.i8().map_err(|e| e.field("endpoint_type"))?;
-        }
+        let f_endpoint_type = if version >= 1 {
+            d.i8().map_err(|e| e.field("endpoint_type"))?
+        } else {
+            1
+        };
+        let mut this = Self {
+            include_cluster_authorized_operations: f_include_cluster_authorized_operations,
+            endpoint_type: f_endpoint_type,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -151,23 +151,35 @@ impl DescribeClusterResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        if version >= 1 {
-            this.endpoint_type = d.i8().map_err(|e| e.field("endpoint_type"))?;
-        }
-        this.cluster_id = d.string(flexible).map_err(|e| e.field("cluster_id"))?;
-        this.controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
-        this.brokers = d
+        let f_endpoint_type = if version >= 1 {
+            d.i8().map_err(|e| e.field("endpoint_type"))?
+        } else {
+            1
+        };
+        let f_cluster_id = d.string(flexible).map_err(|e| e.field("cluster_id"))?;
+        let f_controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
+        let f_brokers = d
             .array(flexible, |d| DescribeClusterBroker::read(d, version))
             .map_err(|e| e.field("brokers"))?;
-        this.cluster_authorized_operations = d
+        let f_cluster_authorized_operations = d
             .i32()
             .map_err(|e| e.field("cluster_authorized_operations"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            endpoint_type: f_endpoint_type,
+            cluster_id: f_cluster_id,
+            controller_id: f_controller_id,
+            brokers: f_brokers,
+            cluster_authorized_operations: f_cluster_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -297,11 +309,17 @@ impl DescribeClusterBroker {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.i32().map_err(|e| e.field("port"))?;
-        this.rack = d.nullable_string(flexible).map_err(|e| e.field("rack"))?;
+        let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.i32().map_err(|e| e.field("port"))?;
+        let f_rack = d.nullable_string(flexible).map_err(|e| e.field("rack"))?;
+        let mut this = Self {
+            broker_id: f_broker_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

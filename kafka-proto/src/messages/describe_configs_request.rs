@@ -102,16 +102,25 @@ impl DescribeConfigsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.resources = d
+        let f_resources = d
             .array(flexible, |d| DescribeConfigsResource::read(d, version))
             .map_err(|e| e.field("resources"))?;
-        if version >= 1 {
-            this.include_synonyms = d.bool().map_err(|e| e.field("include_synonyms"))?;
-        }
-        if version >= 3 {
-            this.include_documentation = d.bool().map_err(|e| e.field("include_documentation"))?;
-        }
+        let f_include_synonyms = if version >= 1 {
+            d.bool().map_err(|e| e.field("include_synonyms"))?
+        } else {
+            false
+        };
+        let f_include_documentation = if version >= 3 {
+            d.bool().map_err(|e| e.field("include_documentation"))?
+        } else {
+            false
+        };
+        let mut this = Self {
+            resources: f_resources,
+            include_synonyms: f_include_synonyms,
+            include_documentation: f_include_documentation,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -236,12 +245,17 @@ impl DescribeConfigsResource {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
-        this.resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
-        this.configuration_keys = d
+        let f_resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
+        let f_resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
+        let f_configuration_keys = d
             .nullable_array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("configuration_keys"))?;
+        let mut this = Self {
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            configuration_keys: f_configuration_keys,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

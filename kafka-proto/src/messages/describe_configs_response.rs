@@ -80,11 +80,15 @@ impl DescribeConfigsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.results = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_results = d
             .array(flexible, |d| DescribeConfigsResult::read(d, version))
             .map_err(|e| e.field("results"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            results: f_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -218,18 +222,25 @@ impl DescribeConfigsResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
-        this.resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
-        this.configs = d
+        let f_resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
+        let f_resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
+        let f_configs = d
             .array(flexible, |d| {
                 DescribeConfigsResourceResult::read(d, version)
             })
             .map_err(|e| e.field("configs"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            configs: f_configs,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -443,33 +454,53 @@ impl DescribeConfigsResourceResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.value = d.nullable_string(flexible).map_err(|e| e.field("value"))?;
-        this.read_only = d.bool().map_err(|e| e.field("read_only"))?;
-        if version <= 0 {
-            this.is_default = d.bool().map_err(|e| e.field("is_default"))?;
-        }
-        if version >= 1 {
-            this.config_source = d.i8().map_err(|e| e.field("config_source"))?;
-        }
-        this.is_sensitive = d.bool().map_err(|e| e.field("is_sensitive"))?;
-        if version >= 1 {
-            this.synonyms = d
-                .array(flexible, |d| DescribeConfigsSynonym::read(d, version))
-                .map_err(|e| e.field("synonyms"))?;
-        }
-        if version >= 3 {
-            this.config_type = d.i8().map_err(|e| e.field("config_type"))?;
-        }
-        if version >= 3 {
-            this.documentation = if version >= 3 {
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_value = d.nullable_string(flexible).map_err(|e| e.field("value"))?;
+        let f_read_only = d.bool().map_err(|e| e.field("read_only"))?;
+        let f_is_default = if version <= 0 {
+            d.bool().map_err(|e| e.field("is_default"))?
+        } else {
+            false
+        };
+        let f_config_source = if version >= 1 {
+            d.i8().map_err(|e| e.field("config_source"))?
+        } else {
+            -1
+        };
+        let f_is_sensitive = d.bool().map_err(|e| e.field("is_sensitive"))?;
+        let f_synonyms = if version >= 1 {
+            d.array(flexible, |d| DescribeConfigsSynonym::read(d, version))
+                .map_err(|e| e.field("synonyms"))?
+        } else {
+            Vec::new()
+        };
+        let f_config_type = if version >= 3 {
+            d.i8().map_err(|e| e.field("config_type"))?
+        } else {
+            0
+        };
+        let f_documentation = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("documentation"))?;
-        }
+            .map_err(|e| e.field("documentation"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let mut this = Self {
+            name: f_name,
+            value: f_value,
+            read_only: f_read_only,
+            is_default: f_is_default,
+            config_source: f_config_source,
+            is_sensitive: f_is_sensitive,
+            synonyms: f_synonyms,
+            config_type: f_config_type,
+            documentation: f_documentation,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -629,21 +660,32 @@ impl DescribeConfigsSynonym {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 1 {
-            this.value = if version >= 1 {
+        let f_name = if version >= 1 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_value = if version >= 1 {
+            if version >= 1 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("value"))?;
-        }
-        if version >= 1 {
-            this.source = d.i8().map_err(|e| e.field("source"))?;
-        }
+            .map_err(|e| e.field("value"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_source = if version >= 1 {
+            d.i8().map_err(|e| e.field("source"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            name: f_name,
+            value: f_value,
+            source: f_source,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -84,10 +84,13 @@ impl DescribeDelegationTokenRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.owners = d
+        let f_owners = d
             .nullable_array(flexible, |d| DescribeDelegationTokenOwner::read(d, version))
             .map_err(|e| e.field("owners"))?;
+        let mut this = Self {
+            owners: f_owners,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -182,9 +185,13 @@ impl DescribeDelegationTokenOwner {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
-        this.principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
+        let f_principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
+        let f_principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
+        let mut this = Self {
+            principal_type: f_principal_type,
+            principal_name: f_principal_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

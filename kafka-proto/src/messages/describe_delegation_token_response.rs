@@ -88,12 +88,17 @@ impl DescribeDelegationTokenResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.tokens = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_tokens = d
             .array(flexible, |d| DescribedDelegationToken::read(d, version))
             .map_err(|e| e.field("tokens"))?;
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            tokens: f_tokens,
+            throttle_time_ms: f_throttle_time_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -292,29 +297,43 @@ impl DescribedDelegationToken {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
-        this.principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
-        if version >= 3 {
-            this.token_requester_principal_type = d
-                .string(flexible)
-                .map_err(|e| e.field("token_requester_principal_type"))?;
-        }
-        if version >= 3 {
-            this.token_requester_principal_name = d
-                .string(flexible)
-                .map_err(|e| e.field("token_requester_principal_name"))?;
-        }
-        this.issue_timestamp = d.i64().map_err(|e| e.field("issue_timestamp"))?;
-        this.expiry_timestamp = d.i64().map_err(|e| e.field("expiry_timestamp"))?;
-        this.max_timestamp = d.i64().map_err(|e| e.field("max_timestamp"))?;
-        this.token_id = d.string(flexible).map_err(|e| e.field("token_id"))?;
-        this.hmac = d.bytes(flexible).map_err(|e| e.field("hmac"))?;
-        this.renewers = d
+        let f_principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
+        let f_principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
+        let f_token_requester_principal_type = if version >= 3 {
+            d.string(flexible)
+                .map_err(|e| e.field("token_requester_principal_type"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_token_requester_principal_name = if version >= 3 {
+            d.string(flexible)
+                .map_err(|e| e.field("token_requester_principal_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_issue_timestamp = d.i64().map_err(|e| e.field("issue_timestamp"))?;
+        let f_expiry_timestamp = d.i64().map_err(|e| e.field("expiry_timestamp"))?;
+        let f_max_timestamp = d.i64().map_err(|e| e.field("max_timestamp"))?;
+        let f_token_id = d.string(flexible).map_err(|e| e.field("token_id"))?;
+        let f_hmac = d.bytes(flexible).map_err(|e| e.field("hmac"))?;
+        let f_renewers = d
             .array(flexible, |d| {
                 DescribedDelegationTokenRenewer::read(d, version)
             })
             .map_err(|e| e.field("renewers"))?;
+        let mut this = Self {
+            principal_type: f_principal_type,
+            principal_name: f_principal_name,
+            token_requester_principal_type: f_token_requester_principal_type,
+            token_requester_principal_name: f_token_requester_principal_name,
+            issue_timestamp: f_issue_timestamp,
+            expiry_timestamp: f_expiry_timestamp,
+            max_timestamp: f_max_timestamp,
+            token_id: f_token_id,
+            hmac: f_hmac,
+            renewers: f_renewers,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -420,9 +439,13 @@ impl DescribedDelegationTokenRenewer {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
-        this.principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
+        let f_principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
+        let f_principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
+        let mut this = Self {
+            principal_type: f_principal_type,
+            principal_name: f_principal_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -91,15 +91,20 @@ impl DescribeGroupsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        this.groups = d
+        let f_groups = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("groups"))?;
-        if version >= 3 {
-            this.include_authorized_operations = d
-                .bool()
-                .map_err(|e| e.field("include_authorized_operations"))?;
-        }
+        let f_include_authorized_operations = if version >= 3 {
+            d.bool()
+                .map_err(|e| e.field("include_authorized_operations"))?
+        } else {
+            false
+        };
+        let mut this = Self {
+            groups: f_groups,
+            include_authorized_operations: f_include_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -84,13 +84,19 @@ impl DescribeGroupsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.groups = d
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_groups = d
             .array(flexible, |d| DescribedGroup::read(d, version))
             .map_err(|e| e.field("groups"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            groups: f_groups,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -245,18 +251,29 @@ impl DescribedGroup {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.group_state = d.string(flexible).map_err(|e| e.field("group_state"))?;
-        this.protocol_type = d.string(flexible).map_err(|e| e.field("protocol_type"))?;
-        this.protocol_data = d.string(flexible).map_err(|e| e.field("protocol_data"))?;
-        this.members = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_group_state = d.string(flexible).map_err(|e| e.field("group_state"))?;
+        let f_protocol_type = d.string(flexible).map_err(|e| e.field("protocol_type"))?;
+        let f_protocol_data = d.string(flexible).map_err(|e| e.field("protocol_data"))?;
+        let f_members = d
             .array(flexible, |d| DescribedGroupMember::read(d, version))
             .map_err(|e| e.field("members"))?;
-        if version >= 3 {
-            this.authorized_operations = d.i32().map_err(|e| e.field("authorized_operations"))?;
-        }
+        let f_authorized_operations = if version >= 3 {
+            d.i32().map_err(|e| e.field("authorized_operations"))?
+        } else {
+            -2147483648
+        };
+        let mut this = Self {
+            error_code: f_error_code,
+            group_id: f_group_id,
+            group_state: f_group_state,
+            protocol_type: f_protocol_type,
+            protocol_data: f_protocol_data,
+            members: f_members,
+            authorized_operations: f_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -421,22 +438,32 @@ impl DescribedGroupMember {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
-        let mut this = Self::default();
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        if version >= 4 {
-            this.group_instance_id = if version >= 4 {
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_group_instance_id = if version >= 4 {
+            if version >= 4 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
-        this.client_id = d.string(flexible).map_err(|e| e.field("client_id"))?;
-        this.client_host = d.string(flexible).map_err(|e| e.field("client_host"))?;
-        this.member_metadata = d.bytes(flexible).map_err(|e| e.field("member_metadata"))?;
-        this.member_assignment = d
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            None
+        };
+        let f_client_id = d.string(flexible).map_err(|e| e.field("client_id"))?;
+        let f_client_host = d.string(flexible).map_err(|e| e.field("client_host"))?;
+        let f_member_metadata = d.bytes(flexible).map_err(|e| e.field("member_metadata"))?;
+        let f_member_assignment = d
             .bytes(flexible)
             .map_err(|e| e.field("member_assignment"))?;
+        let mut this = Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            client_id: f_client_id,
+            client_host: f_client_host,
+            member_metadata: f_member_metadata,
+            member_assignment: f_member_assignment,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

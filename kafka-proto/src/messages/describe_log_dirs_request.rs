@@ -84,10 +84,13 @@ impl DescribeLogDirsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.topics = d
+        let f_topics = d
             .nullable_array(flexible, |d| DescribableLogDirTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -185,11 +188,15 @@ impl DescribableLogDirTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        this.partitions = d
+        let f_topic = d.string(flexible).map_err(|e| e.field("topic"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic: f_topic,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

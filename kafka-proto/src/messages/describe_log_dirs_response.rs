@@ -92,14 +92,21 @@ impl DescribeLogDirsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        if version >= 3 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
-        this.results = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = if version >= 3 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let f_results = d
             .array(flexible, |d| DescribeLogDirsResult::read(d, version))
             .map_err(|e| e.field("results"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            results: f_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -231,18 +238,29 @@ impl DescribeLogDirsResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.log_dir = d.string(flexible).map_err(|e| e.field("log_dir"))?;
-        this.topics = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_log_dir = d.string(flexible).map_err(|e| e.field("log_dir"))?;
+        let f_topics = d
             .array(flexible, |d| DescribeLogDirsTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        if version >= 4 {
-            this.total_bytes = d.i64().map_err(|e| e.field("total_bytes"))?;
-        }
-        if version >= 4 {
-            this.usable_bytes = d.i64().map_err(|e| e.field("usable_bytes"))?;
-        }
+        let f_total_bytes = if version >= 4 {
+            d.i64().map_err(|e| e.field("total_bytes"))?
+        } else {
+            -1
+        };
+        let f_usable_bytes = if version >= 4 {
+            d.i64().map_err(|e| e.field("usable_bytes"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            error_code: f_error_code,
+            log_dir: f_log_dir,
+            topics: f_topics,
+            total_bytes: f_total_bytes,
+            usable_bytes: f_usable_bytes,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -346,11 +364,15 @@ impl DescribeLogDirsTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| DescribeLogDirsPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -452,11 +474,17 @@ impl DescribeLogDirsPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.partition_size = d.i64().map_err(|e| e.field("partition_size"))?;
-        this.offset_lag = d.i64().map_err(|e| e.field("offset_lag"))?;
-        this.is_future_key = d.bool().map_err(|e| e.field("is_future_key"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_partition_size = d.i64().map_err(|e| e.field("partition_size"))?;
+        let f_offset_lag = d.i64().map_err(|e| e.field("offset_lag"))?;
+        let f_is_future_key = d.bool().map_err(|e| e.field("is_future_key"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            partition_size: f_partition_size,
+            offset_lag: f_offset_lag,
+            is_future_key: f_is_future_key,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

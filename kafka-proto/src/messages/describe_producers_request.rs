@@ -72,10 +72,13 @@ impl DescribeProducersRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topics = d
+        let f_topics = d
             .array(flexible, |d| TopicRequest::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -169,11 +172,15 @@ impl TopicRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partition_indexes = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partition_indexes = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partition_indexes"))?;
+        let mut this = Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

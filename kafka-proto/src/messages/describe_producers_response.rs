@@ -80,11 +80,15 @@ impl DescribeProducersResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.topics = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_topics = d
             .array(flexible, |d| TopicResponse::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -181,11 +185,15 @@ impl TopicResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionResponse::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -308,15 +316,21 @@ impl PartitionResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.active_producers = d
+        let f_active_producers = d
             .array(flexible, |d| ProducerState::read(d, version))
             .map_err(|e| e.field("active_producers"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            active_producers: f_active_producers,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -440,13 +454,22 @@ impl ProducerState {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        this.producer_epoch = d.i32().map_err(|e| e.field("producer_epoch"))?;
-        this.last_sequence = d.i32().map_err(|e| e.field("last_sequence"))?;
-        this.last_timestamp = d.i64().map_err(|e| e.field("last_timestamp"))?;
-        this.coordinator_epoch = d.i32().map_err(|e| e.field("coordinator_epoch"))?;
-        this.current_txn_start_offset = d.i64().map_err(|e| e.field("current_txn_start_offset"))?;
+        let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
+        let f_producer_epoch = d.i32().map_err(|e| e.field("producer_epoch"))?;
+        let f_last_sequence = d.i32().map_err(|e| e.field("last_sequence"))?;
+        let f_last_timestamp = d.i64().map_err(|e| e.field("last_timestamp"))?;
+        let f_coordinator_epoch = d.i32().map_err(|e| e.field("coordinator_epoch"))?;
+        let f_current_txn_start_offset =
+            d.i64().map_err(|e| e.field("current_txn_start_offset"))?;
+        let mut this = Self {
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            last_sequence: f_last_sequence,
+            last_timestamp: f_last_timestamp,
+            coordinator_epoch: f_coordinator_epoch,
+            current_txn_start_offset: f_current_txn_start_offset,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -72,10 +72,13 @@ impl DescribeQuorumRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topics = d
+        let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -171,11 +174,15 @@ impl TopicData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        this.partitions = d
+        let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -253,8 +260,11 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -132,24 +132,33 @@ impl DescribeQuorumResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version >= 2 {
-            this.error_message = if version >= 2 {
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = if version >= 2 {
+            if version >= 2 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("error_message"))?;
-        }
-        this.topics = d
+            .map_err(|e| e.field("error_message"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        if version >= 2 {
-            this.nodes = d
-                .array(flexible, |d| Node::read(d, version))
-                .map_err(|e| e.field("nodes"))?;
-        }
+        let f_nodes = if version >= 2 {
+            d.array(flexible, |d| Node::read(d, version))
+                .map_err(|e| e.field("nodes"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            topics: f_topics,
+            nodes: f_nodes,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -263,11 +272,15 @@ impl TopicData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        this.partitions = d
+        let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -439,26 +452,38 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version >= 2 {
-            this.error_message = if version >= 2 {
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = if version >= 2 {
+            if version >= 2 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("error_message"))?;
-        }
-        this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        this.high_watermark = d.i64().map_err(|e| e.field("high_watermark"))?;
-        this.current_voters = d
+            .map_err(|e| e.field("error_message"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_high_watermark = d.i64().map_err(|e| e.field("high_watermark"))?;
+        let f_current_voters = d
             .array(flexible, |d| ReplicaState::read(d, version))
             .map_err(|e| e.field("current_voters"))?;
-        this.observers = d
+        let f_observers = d
             .array(flexible, |d| ReplicaState::read(d, version))
             .map_err(|e| e.field("observers"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            high_watermark: f_high_watermark,
+            current_voters: f_current_voters,
+            observers: f_observers,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -585,15 +610,22 @@ impl Node {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        if version >= 2 {
-            this.node_id = d.i32().map_err(|e| e.field("node_id"))?;
-        }
-        if version >= 2 {
-            this.listeners = d
-                .array(flexible, |d| Listener::read(d, version))
-                .map_err(|e| e.field("listeners"))?;
-        }
+        let f_node_id = if version >= 2 {
+            d.i32().map_err(|e| e.field("node_id"))?
+        } else {
+            0
+        };
+        let f_listeners = if version >= 2 {
+            d.array(flexible, |d| Listener::read(d, version))
+                .map_err(|e| e.field("listeners"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            node_id: f_node_id,
+            listeners: f_listeners,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -718,16 +750,27 @@ impl Listener {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        if version >= 2 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 2 {
-            this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        }
-        if version >= 2 {
-            this.port = d.u16().map_err(|e| e.field("port"))?;
-        }
+        let f_name = if version >= 2 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_host = if version >= 2 {
+            d.string(flexible).map_err(|e| e.field("host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_port = if version >= 2 {
+            d.u16().map_err(|e| e.field("port"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -852,19 +895,31 @@ impl ReplicaState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
-        if version >= 2 {
-            this.replica_directory_id = d.uuid().map_err(|e| e.field("replica_directory_id"))?;
-        }
-        this.log_end_offset = d.i64().map_err(|e| e.field("log_end_offset"))?;
-        if version >= 1 {
-            this.last_fetch_timestamp = d.i64().map_err(|e| e.field("last_fetch_timestamp"))?;
-        }
-        if version >= 1 {
-            this.last_caught_up_timestamp =
-                d.i64().map_err(|e| e.field("last_caught_up_timestamp"))?;
-        }
+        let f_replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
+        let f_replica_directory_id = if version >= 2 {
+            d.uuid().map_err(|e| e.field("replica_directory_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_log_end_offset = d.i64().map_err(|e| e.field("log_end_offset"))?;
+        let f_last_fetch_timestamp = if version >= 1 {
+            d.i64().map_err(|e| e.field("last_fetch_timestamp"))?
+        } else {
+            -1
+        };
+        let f_last_caught_up_timestamp = if version >= 1 {
+            d.i64().map_err(|e| e.field("last_caught_up_timestamp"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            replica_id: f_replica_id,
+            replica_directory_id: f_replica_directory_id,
+            log_end_offset: f_log_end_offset,
+            last_fetch_timestamp: f_last_fetch_timestamp,
+            last_caught_up_timestamp: f_last_caught_up_timestamp,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

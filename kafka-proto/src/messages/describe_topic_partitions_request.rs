@@ -102,12 +102,12 @@ impl DescribeTopicPartitionsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topics = d
+        let f_topics = d
             .array(flexible, |d| TopicRequest::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        this.response_partition_limit = d.i32().map_err(|e| e.field("response_partition_limit"))?;
-        this.cursor = (|| -> Result<Option<Cursor>, DecodeError> {
+        let f_response_partition_limit =
+            d.i32().map_err(|e| e.field("response_partition_limit"))?;
+        let f_cursor = (|| -> Result<Option<Cursor>, DecodeError> {
             if d.i8()? < 0 {
                 Ok(None)
             } else {
@@ -115,6 +115,12 @@ impl DescribeTopicPartitionsRequest {
             }
         })()
         .map_err(|e| e.field("cursor"))?;
+        let mut this = Self {
+            topics: f_topics,
+            response_partition_limit: f_response_partition_limit,
+            cursor: f_cursor,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -200,8 +206,11 @@ impl TopicRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let mut this = Self {
+            name: f_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -282,9 +291,13 @@ impl Cursor {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

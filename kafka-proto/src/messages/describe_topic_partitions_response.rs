@@ -102,14 +102,13 @@ impl DescribeTopicPartitionsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.topics = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_topics = d
             .array(flexible, |d| {
                 DescribeTopicPartitionsResponseTopic::read(d, version)
             })
             .map_err(|e| e.field("topics"))?;
-        this.next_cursor = (|| -> Result<Option<Cursor>, DecodeError> {
+        let f_next_cursor = (|| -> Result<Option<Cursor>, DecodeError> {
             if d.i8()? < 0 {
                 Ok(None)
             } else {
@@ -117,6 +116,12 @@ impl DescribeTopicPartitionsResponse {
             }
         })()
         .map_err(|e| e.field("next_cursor"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            next_cursor: f_next_cursor,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -262,19 +267,27 @@ impl DescribeTopicPartitionsResponseTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.name = d.nullable_string(flexible).map_err(|e| e.field("name"))?;
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.is_internal = d.bool().map_err(|e| e.field("is_internal"))?;
-        this.partitions = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_name = d.nullable_string(flexible).map_err(|e| e.field("name"))?;
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_is_internal = d.bool().map_err(|e| e.field("is_internal"))?;
+        let f_partitions = d
             .array(flexible, |d| {
                 DescribeTopicPartitionsResponsePartition::read(d, version)
             })
             .map_err(|e| e.field("partitions"))?;
-        this.topic_authorized_operations = d
+        let f_topic_authorized_operations = d
             .i32()
             .map_err(|e| e.field("topic_authorized_operations"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            name: f_name,
+            topic_id: f_topic_id,
+            is_internal: f_is_internal,
+            partitions: f_partitions,
+            topic_authorized_operations: f_topic_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -479,26 +492,37 @@ impl DescribeTopicPartitionsResponsePartition {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        this.replica_nodes = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_replica_nodes = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("replica_nodes"))?;
-        this.isr_nodes = d
+        let f_isr_nodes = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("isr_nodes"))?;
-        this.eligible_leader_replicas = d
+        let f_eligible_leader_replicas = d
             .nullable_array(flexible, |d| d.i32())
             .map_err(|e| e.field("eligible_leader_replicas"))?;
-        this.last_known_elr = d
+        let f_last_known_elr = d
             .nullable_array(flexible, |d| d.i32())
             .map_err(|e| e.field("last_known_elr"))?;
-        this.offline_replicas = d
+        let f_offline_replicas = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("offline_replicas"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            partition_index: f_partition_index,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            replica_nodes: f_replica_nodes,
+            isr_nodes: f_isr_nodes,
+            eligible_leader_replicas: f_eligible_leader_replicas,
+            last_known_elr: f_last_known_elr,
+            offline_replicas: f_offline_replicas,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -595,9 +619,13 @@ impl Cursor {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -73,10 +73,13 @@ impl DescribeTransactionsRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.transactional_ids = d
+        let f_transactional_ids = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("transactional_ids"))?;
+        let mut this = Self {
+            transactional_ids: f_transactional_ids,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -80,11 +80,15 @@ impl DescribeTransactionsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.transaction_states = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_transaction_states = d
             .array(flexible, |d| TransactionState::read(d, version))
             .map_err(|e| e.field("transaction_states"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            transaction_states: f_transaction_states,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -232,22 +236,32 @@ impl TransactionState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.transactional_id = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_transactional_id = d
             .string(flexible)
             .map_err(|e| e.field("transactional_id"))?;
-        this.transaction_state = d
+        let f_transaction_state = d
             .string(flexible)
             .map_err(|e| e.field("transaction_state"))?;
-        this.transaction_timeout_ms = d.i32().map_err(|e| e.field("transaction_timeout_ms"))?;
-        this.transaction_start_time_ms =
+        let f_transaction_timeout_ms = d.i32().map_err(|e| e.field("transaction_timeout_ms"))?;
+        let f_transaction_start_time_ms =
             d.i64().map_err(|e| e.field("transaction_start_time_ms"))?;
-        this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        this.producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
-        this.topics = d
+        let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
+        let f_producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
+        let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            transactional_id: f_transactional_id,
+            transaction_state: f_transaction_state,
+            transaction_timeout_ms: f_transaction_timeout_ms,
+            transaction_start_time_ms: f_transaction_start_time_ms,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -348,11 +362,15 @@ impl TopicData {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        this.partitions = d
+        let f_topic = d.string(flexible).map_err(|e| e.field("topic"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic: f_topic,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -83,10 +83,13 @@ impl DescribeUserScramCredentialsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.users = d
+        let f_users = d
             .nullable_array(flexible, |d| UserName::read(d, version))
             .map_err(|e| e.field("users"))?;
+        let mut this = Self {
+            users: f_users,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -170,8 +173,11 @@ impl UserName {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let mut this = Self {
+            name: f_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -109,17 +109,23 @@ impl DescribeUserScramCredentialsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.results = d
+        let f_results = d
             .array(flexible, |d| {
                 DescribeUserScramCredentialsResult::read(d, version)
             })
             .map_err(|e| e.field("results"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            results: f_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -251,15 +257,21 @@ impl DescribeUserScramCredentialsResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.user = d.string(flexible).map_err(|e| e.field("user"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_user = d.string(flexible).map_err(|e| e.field("user"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.credential_infos = d
+        let f_credential_infos = d
             .array(flexible, |d| CredentialInfo::read(d, version))
             .map_err(|e| e.field("credential_infos"))?;
+        let mut this = Self {
+            user: f_user,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            credential_infos: f_credential_infos,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -351,9 +363,13 @@ impl CredentialInfo {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.mechanism = d.i8().map_err(|e| e.field("mechanism"))?;
-        this.iterations = d.i32().map_err(|e| e.field("iterations"))?;
+        let f_mechanism = d.i8().map_err(|e| e.field("mechanism"))?;
+        let f_iterations = d.i32().map_err(|e| e.field("iterations"))?;
+        let mut this = Self {
+            mechanism: f_mechanism,
+            iterations: f_iterations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -108,14 +108,21 @@ impl ElectLeadersRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.election_type = d.i8().map_err(|e| e.field("election_type"))?;
-        }
-        this.topic_partitions = d
+        let f_election_type = if version >= 1 {
+            d.i8().map_err(|e| e.field("election_type"))?
+        } else {
+            0
+        };
+        let f_topic_partitions = d
             .nullable_array(flexible, |d| TopicPartitions::read(d, version))
             .map_err(|e| e.field("topic_partitions"))?;
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let mut this = Self {
+            election_type: f_election_type,
+            topic_partitions: f_topic_partitions,
+            timeout_ms: f_timeout_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -217,11 +224,15 @@ impl TopicPartitions {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        this.partitions = d
+        let f_topic = d.string(flexible).map_err(|e| e.field("topic"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic: f_topic,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -96,14 +96,21 @@ impl ElectLeadersResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        if version >= 1 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
-        this.replica_election_results = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = if version >= 1 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let f_replica_election_results = d
             .array(flexible, |d| ReplicaElectionResult::read(d, version))
             .map_err(|e| e.field("replica_election_results"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            replica_election_results: f_replica_election_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -203,11 +210,15 @@ impl ReplicaElectionResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        this.partition_result = d
+        let f_topic = d.string(flexible).map_err(|e| e.field("topic"))?;
+        let f_partition_result = d
             .array(flexible, |d| PartitionResult::read(d, version))
             .map_err(|e| e.field("partition_result"))?;
+        let mut this = Self {
+            topic: f_topic,
+            partition_result: f_partition_result,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -314,12 +325,17 @@ impl PartitionResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.partition_id = d.i32().map_err(|e| e.field("partition_id"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_partition_id = d.i32().map_err(|e| e.field("partition_id"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
+        let mut this = Self {
+            partition_id: f_partition_id,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

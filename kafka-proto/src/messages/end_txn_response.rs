@@ -96,15 +96,25 @@ impl EndTxnResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version >= 5 {
-            this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        }
-        if version >= 5 {
-            this.producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
-        }
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_producer_id = if version >= 5 {
+            d.i64().map_err(|e| e.field("producer_id"))?
+        } else {
+            -1
+        };
+        let f_producer_epoch = if version >= 5 {
+            d.i16().map_err(|e| e.field("producer_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

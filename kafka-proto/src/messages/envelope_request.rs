@@ -100,14 +100,19 @@ impl EnvelopeRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.request_data = d.bytes(flexible).map_err(|e| e.field("request_data"))?;
-        this.request_principal = d
+        let f_request_data = d.bytes(flexible).map_err(|e| e.field("request_data"))?;
+        let f_request_principal = d
             .nullable_bytes(flexible)
             .map_err(|e| e.field("request_principal"))?;
-        this.client_host_address = d
+        let f_client_host_address = d
             .bytes(flexible)
             .map_err(|e| e.field("client_host_address"))?;
+        let mut this = Self {
+            request_data: f_request_data,
+            request_principal: f_request_principal,
+            client_host_address: f_client_host_address,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

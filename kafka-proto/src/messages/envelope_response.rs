@@ -85,11 +85,15 @@ impl EnvelopeResponse {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.response_data = d
+        let f_response_data = d
             .nullable_bytes(flexible)
             .map_err(|e| e.field("response_data"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let mut this = Self {
+            response_data: f_response_data,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

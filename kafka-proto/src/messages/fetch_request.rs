@@ -260,35 +260,64 @@ impl FetchRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version <= 14 {
-            this.replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
-        }
-        this.max_wait_ms = d.i32().map_err(|e| e.field("max_wait_ms"))?;
-        this.min_bytes = d.i32().map_err(|e| e.field("min_bytes"))?;
-        if version >= 3 {
-            this.max_bytes = d.i32().map_err(|e| e.field("max_bytes"))?;
-        }
-        if version >= 4 {
-            this.isolation_level = d.i8().map_err(|e| e.field("isolation_level"))?;
-        }
-        if version >= 7 {
-            this.session_id = d.i32().map_err(|e| e.field("session_id"))?;
-        }
-        if version >= 7 {
-            this.session_epoch = d.i32().map_err(|e| e.field("session_epoch"))?;
-        }
-        this.topics = d
+        let f_cluster_id = None;
+        let f_replica_id = if version <= 14 {
+            d.i32().map_err(|e| e.field("replica_id"))?
+        } else {
+            -1
+        };
+        let f_replica_state = ReplicaState::default();
+        let f_max_wait_ms = d.i32().map_err(|e| e.field("max_wait_ms"))?;
+        let f_min_bytes = d.i32().map_err(|e| e.field("min_bytes"))?;
+        let f_max_bytes = if version >= 3 {
+            d.i32().map_err(|e| e.field("max_bytes"))?
+        } else {
+            2147483647
+        };
+        let f_isolation_level = if version >= 4 {
+            d.i8().map_err(|e| e.field("isolation_level"))?
+        } else {
+            0
+        };
+        let f_session_id = if version >= 7 {
+            d.i32().map_err(|e| e.field("session_id"))?
+        } else {
+            0
+        };
+        let f_session_epoch = if version >= 7 {
+            d.i32().map_err(|e| e.field("session_epoch"))?
+        } else {
+            -1
+        };
+        let f_topics = d
             .array(flexible, |d| FetchTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        if version >= 7 {
-            this.forgotten_topics_data = d
-                .array(flexible, |d| ForgottenTopic::read(d, version))
-                .map_err(|e| e.field("forgotten_topics_data"))?;
-        }
-        if version >= 11 {
-            this.rack_id = d.string(flexible).map_err(|e| e.field("rack_id"))?;
-        }
+        let f_forgotten_topics_data = if version >= 7 {
+            d.array(flexible, |d| ForgottenTopic::read(d, version))
+                .map_err(|e| e.field("forgotten_topics_data"))?
+        } else {
+            Vec::new()
+        };
+        let f_rack_id = if version >= 11 {
+            d.string(flexible).map_err(|e| e.field("rack_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let mut this = Self {
+            cluster_id: f_cluster_id,
+            replica_id: f_replica_id,
+            replica_state: f_replica_state,
+            max_wait_ms: f_max_wait_ms,
+            min_bytes: f_min_bytes,
+            max_bytes: f_max_bytes,
+            isolation_level: f_isolation_level,
+            session_id: f_session_id,
+            session_epoch: f_session_epoch,
+            topics: f_topics,
+            forgotten_topics_data: f_forgotten_topics_data,
+            rack_id: f_rack_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 12 => {
@@ -443,13 +472,21 @@ impl ReplicaState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 15 {
-            this.replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
-        }
-        if version >= 15 {
-            this.replica_epoch = d.i64().map_err(|e| e.field("replica_epoch"))?;
-        }
+        let f_replica_id = if version >= 15 {
+            d.i32().map_err(|e| e.field("replica_id"))?
+        } else {
+            -1
+        };
+        let f_replica_epoch = if version >= 15 {
+            d.i64().map_err(|e| e.field("replica_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            replica_id: f_replica_id,
+            replica_epoch: f_replica_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -559,16 +596,25 @@ impl FetchTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version <= 12 {
-            this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        }
-        if version >= 13 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        this.partitions = d
+        let f_topic = if version <= 12 {
+            d.string(flexible).map_err(|e| e.field("topic"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topic_id = if version >= 13 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = d
             .array(flexible, |d| FetchPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic: f_topic,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -726,19 +772,35 @@ impl FetchPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        this.partition = d.i32().map_err(|e| e.field("partition"))?;
-        if version >= 9 {
-            this.current_leader_epoch = d.i32().map_err(|e| e.field("current_leader_epoch"))?;
-        }
-        this.fetch_offset = d.i64().map_err(|e| e.field("fetch_offset"))?;
-        if version >= 12 {
-            this.last_fetched_epoch = d.i32().map_err(|e| e.field("last_fetched_epoch"))?;
-        }
-        if version >= 5 {
-            this.log_start_offset = d.i64().map_err(|e| e.field("log_start_offset"))?;
-        }
-        this.partition_max_bytes = d.i32().map_err(|e| e.field("partition_max_bytes"))?;
+        let f_partition = d.i32().map_err(|e| e.field("partition"))?;
+        let f_current_leader_epoch = if version >= 9 {
+            d.i32().map_err(|e| e.field("current_leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_fetch_offset = d.i64().map_err(|e| e.field("fetch_offset"))?;
+        let f_last_fetched_epoch = if version >= 12 {
+            d.i32().map_err(|e| e.field("last_fetched_epoch"))?
+        } else {
+            -1
+        };
+        let f_log_start_offset = if version >= 5 {
+            d.i64().map_err(|e| e.field("log_start_offset"))?
+        } else {
+            -1
+        };
+        let f_partition_max_bytes = d.i32().map_err(|e| e.field("partition_max_bytes"))?;
+        let f_replica_directory_id = Uuid::ZERO;
+        let mut this = Self {
+            partition: f_partition,
+            current_leader_epoch: f_current_leader_epoch,
+            fetch_offset: f_fetch_offset,
+            last_fetched_epoch: f_last_fetched_epoch,
+            log_start_offset: f_log_start_offset,
+            partition_max_bytes: f_partition_max_bytes,
+            replica_directory_id: f_replica_directory_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 17 => {
@@ -869,18 +931,28 @@ impl ForgottenTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 7 && version <= 12 {
-            this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        }
-        if version >= 13 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        if version >= 7 {
-            this.partitions = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("partitions"))?;
-        }
+        let f_topic = if version >= 7 && version <= 12 {
+            d.string(flexible).map_err(|e| e.field("topic"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topic_id = if version >= 13 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = if version >= 7 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("partitions"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            topic: f_topic,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

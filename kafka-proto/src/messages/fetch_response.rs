@@ -146,19 +146,33 @@ impl FetchResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        if version >= 7 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
-        if version >= 7 {
-            this.session_id = d.i32().map_err(|e| e.field("session_id"))?;
-        }
-        this.responses = d
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_error_code = if version >= 7 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let f_session_id = if version >= 7 {
+            d.i32().map_err(|e| e.field("session_id"))?
+        } else {
+            0
+        };
+        let f_responses = d
             .array(flexible, |d| FetchableTopicResponse::read(d, version))
             .map_err(|e| e.field("responses"))?;
+        let f_node_endpoints = Vec::new();
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            session_id: f_session_id,
+            responses: f_responses,
+            node_endpoints: f_node_endpoints,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 16 => {
@@ -297,16 +311,25 @@ impl FetchableTopicResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version <= 12 {
-            this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        }
-        if version >= 13 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        this.partitions = d
+        let f_topic = if version <= 12 {
+            d.string(flexible).map_err(|e| e.field("topic"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topic_id = if version >= 13 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic: f_topic,
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -588,29 +611,53 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.high_watermark = d.i64().map_err(|e| e.field("high_watermark"))?;
-        if version >= 4 {
-            this.last_stable_offset = d.i64().map_err(|e| e.field("last_stable_offset"))?;
-        }
-        if version >= 5 {
-            this.log_start_offset = d.i64().map_err(|e| e.field("log_start_offset"))?;
-        }
-        if version >= 4 {
-            this.aborted_transactions = if version >= 4 {
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_high_watermark = d.i64().map_err(|e| e.field("high_watermark"))?;
+        let f_last_stable_offset = if version >= 4 {
+            d.i64().map_err(|e| e.field("last_stable_offset"))?
+        } else {
+            -1
+        };
+        let f_log_start_offset = if version >= 5 {
+            d.i64().map_err(|e| e.field("log_start_offset"))?
+        } else {
+            -1
+        };
+        let f_diverging_epoch = EpochEndOffset::default();
+        let f_current_leader = LeaderIdAndEpoch::default();
+        let f_snapshot_id = SnapshotId::default();
+        let f_aborted_transactions = if version >= 4 {
+            if version >= 4 {
                 d.nullable_array(flexible, |d| AbortedTransaction::read(d, version))
             } else {
                 d.array(flexible, |d| AbortedTransaction::read(d, version))
                     .map(Some)
             }
-            .map_err(|e| e.field("aborted_transactions"))?;
-        }
-        if version >= 11 {
-            this.preferred_read_replica = d.i32().map_err(|e| e.field("preferred_read_replica"))?;
-        }
-        this.records = d.nullable_bytes(flexible).map_err(|e| e.field("records"))?;
+            .map_err(|e| e.field("aborted_transactions"))?
+        } else {
+            Some(Vec::new())
+        };
+        let f_preferred_read_replica = if version >= 11 {
+            d.i32().map_err(|e| e.field("preferred_read_replica"))?
+        } else {
+            -1
+        };
+        let f_records = d.nullable_bytes(flexible).map_err(|e| e.field("records"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            high_watermark: f_high_watermark,
+            last_stable_offset: f_last_stable_offset,
+            log_start_offset: f_log_start_offset,
+            diverging_epoch: f_diverging_epoch,
+            current_leader: f_current_leader,
+            snapshot_id: f_snapshot_id,
+            aborted_transactions: f_aborted_transactions,
+            preferred_read_replica: f_preferred_read_replica,
+            records: f_records,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 12 => {
@@ -758,13 +805,21 @@ impl EpochEndOffset {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 12 {
-            this.epoch = d.i32().map_err(|e| e.field("epoch"))?;
-        }
-        if version >= 12 {
-            this.end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
-        }
+        let f_epoch = if version >= 12 {
+            d.i32().map_err(|e| e.field("epoch"))?
+        } else {
+            -1
+        };
+        let f_end_offset = if version >= 12 {
+            d.i64().map_err(|e| e.field("end_offset"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            epoch: f_epoch,
+            end_offset: f_end_offset,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -861,13 +916,21 @@ impl LeaderIdAndEpoch {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 12 {
-            this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        }
-        if version >= 12 {
-            this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        }
+        let f_leader_id = if version >= 12 {
+            d.i32().map_err(|e| e.field("leader_id"))?
+        } else {
+            -1
+        };
+        let f_leader_epoch = if version >= 12 {
+            d.i32().map_err(|e| e.field("leader_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -950,9 +1013,13 @@ impl SnapshotId {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        this.end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
-        this.epoch = d.i32().map_err(|e| e.field("epoch"))?;
+        let f_end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
+        let f_epoch = d.i32().map_err(|e| e.field("epoch"))?;
+        let mut this = Self {
+            end_offset: f_end_offset,
+            epoch: f_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -1045,13 +1112,21 @@ impl AbortedTransaction {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 4 {
-            this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        }
-        if version >= 4 {
-            this.first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
-        }
+        let f_producer_id = if version >= 4 {
+            d.i64().map_err(|e| e.field("producer_id"))?
+        } else {
+            0
+        };
+        let f_first_offset = if version >= 4 {
+            d.i64().map_err(|e| e.field("first_offset"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            producer_id: f_producer_id,
+            first_offset: f_first_offset,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -1198,24 +1273,38 @@ impl NodeEndpoint {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let mut this = Self::default();
-        if version >= 16 {
-            this.node_id = d.i32().map_err(|e| e.field("node_id"))?;
-        }
-        if version >= 16 {
-            this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        }
-        if version >= 16 {
-            this.port = d.i32().map_err(|e| e.field("port"))?;
-        }
-        if version >= 16 {
-            this.rack = if version >= 16 {
+        let f_node_id = if version >= 16 {
+            d.i32().map_err(|e| e.field("node_id"))?
+        } else {
+            0
+        };
+        let f_host = if version >= 16 {
+            d.string(flexible).map_err(|e| e.field("host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_port = if version >= 16 {
+            d.i32().map_err(|e| e.field("port"))?
+        } else {
+            0
+        };
+        let f_rack = if version >= 16 {
+            if version >= 16 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("rack"))?;
-        }
+            .map_err(|e| e.field("rack"))?
+        } else {
+            None
+        };
+        let mut this = Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -127,12 +127,19 @@ impl FetchSnapshotRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
-        this.max_bytes = d.i32().map_err(|e| e.field("max_bytes"))?;
-        this.topics = d
+        let f_cluster_id = None;
+        let f_replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
+        let f_max_bytes = d.i32().map_err(|e| e.field("max_bytes"))?;
+        let f_topics = d
             .array(flexible, |d| TopicSnapshot::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            cluster_id: f_cluster_id,
+            replica_id: f_replica_id,
+            max_bytes: f_max_bytes,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 => {
@@ -243,11 +250,15 @@ impl TopicSnapshot {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionSnapshot::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -372,11 +383,19 @@ impl PartitionSnapshot {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition = d.i32().map_err(|e| e.field("partition"))?;
-        this.current_leader_epoch = d.i32().map_err(|e| e.field("current_leader_epoch"))?;
-        this.snapshot_id = SnapshotId::read(d, version).map_err(|e| e.field("snapshot_id"))?;
-        this.position = d.i64().map_err(|e| e.field("position"))?;
+        let f_partition = d.i32().map_err(|e| e.field("partition"))?;
+        let f_current_leader_epoch = d.i32().map_err(|e| e.field("current_leader_epoch"))?;
+        let f_snapshot_id = SnapshotId::read(d, version).map_err(|e| e.field("snapshot_id"))?;
+        let f_position = d.i64().map_err(|e| e.field("position"))?;
+        let f_replica_directory_id = Uuid::ZERO;
+        let mut this = Self {
+            partition: f_partition,
+            current_leader_epoch: f_current_leader_epoch,
+            snapshot_id: f_snapshot_id,
+            position: f_position,
+            replica_directory_id: f_replica_directory_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 1 => {
@@ -467,9 +486,13 @@ impl SnapshotId {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
-        this.epoch = d.i32().map_err(|e| e.field("epoch"))?;
+        let f_end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
+        let f_epoch = d.i32().map_err(|e| e.field("epoch"))?;
+        let mut this = Self {
+            end_offset: f_end_offset,
+            epoch: f_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

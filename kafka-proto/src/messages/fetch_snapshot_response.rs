@@ -123,12 +123,19 @@ impl FetchSnapshotResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.topics = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_topics = d
             .array(flexible, |d| TopicSnapshot::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let f_node_endpoints = Vec::new();
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            topics: f_topics,
+            node_endpoints: f_node_endpoints,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 1 => {
@@ -244,11 +251,15 @@ impl TopicSnapshot {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionSnapshot::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -395,15 +406,25 @@ impl PartitionSnapshot {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.index = d.i32().map_err(|e| e.field("index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.snapshot_id = SnapshotId::read(d, version).map_err(|e| e.field("snapshot_id"))?;
-        this.size = d.i64().map_err(|e| e.field("size"))?;
-        this.position = d.i64().map_err(|e| e.field("position"))?;
-        this.unaligned_records = d
+        let f_index = d.i32().map_err(|e| e.field("index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_snapshot_id = SnapshotId::read(d, version).map_err(|e| e.field("snapshot_id"))?;
+        let f_current_leader = LeaderIdAndEpoch::default();
+        let f_size = d.i64().map_err(|e| e.field("size"))?;
+        let f_position = d.i64().map_err(|e| e.field("position"))?;
+        let f_unaligned_records = d
             .bytes(flexible)
             .map_err(|e| e.field("unaligned_records"))?;
+        let mut this = Self {
+            index: f_index,
+            error_code: f_error_code,
+            snapshot_id: f_snapshot_id,
+            current_leader: f_current_leader,
+            size: f_size,
+            position: f_position,
+            unaligned_records: f_unaligned_records,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 => {
@@ -494,9 +515,13 @@ impl SnapshotId {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
-        this.epoch = d.i32().map_err(|e| e.field("epoch"))?;
+        let f_end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
+        let f_epoch = d.i32().map_err(|e| e.field("epoch"))?;
+        let mut this = Self {
+            end_offset: f_end_offset,
+            epoch: f_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -575,9 +600,13 @@ impl LeaderIdAndEpoch {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let mut this = Self {
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -688,16 +717,27 @@ impl NodeEndpoint {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.node_id = d.i32().map_err(|e| e.field("node_id"))?;
-        }
-        if version >= 1 {
-            this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        }
-        if version >= 1 {
-            this.port = d.u16().map_err(|e| e.field("port"))?;
-        }
+        let f_node_id = if version >= 1 {
+            d.i32().map_err(|e| e.field("node_id"))?
+        } else {
+            0
+        };
+        let f_host = if version >= 1 {
+            d.string(flexible).map_err(|e| e.field("host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_port = if version >= 1 {
+            d.u16().map_err(|e| e.field("port"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -114,18 +114,28 @@ impl FindCoordinatorRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version <= 3 {
-            this.key = d.string(flexible).map_err(|e| e.field("key"))?;
-        }
-        if version >= 1 {
-            this.key_type = d.i8().map_err(|e| e.field("key_type"))?;
-        }
-        if version >= 4 {
-            this.coordinator_keys = d
-                .array(flexible, |d| d.string(flexible))
-                .map_err(|e| e.field("coordinator_keys"))?;
-        }
+        let f_key = if version <= 3 {
+            d.string(flexible).map_err(|e| e.field("key"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_key_type = if version >= 1 {
+            d.i8().map_err(|e| e.field("key_type"))?
+        } else {
+            0
+        };
+        let f_coordinator_keys = if version >= 4 {
+            d.array(flexible, |d| d.string(flexible))
+                .map_err(|e| e.field("coordinator_keys"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            key: f_key,
+            key_type: f_key_type,
+            coordinator_keys: f_coordinator_keys,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

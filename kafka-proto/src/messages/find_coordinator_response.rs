@@ -184,35 +184,57 @@ impl FindCoordinatorResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        if version <= 3 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
-        if version >= 1 && version <= 3 {
-            this.error_message = if version >= 1 && version <= 3 {
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_error_code = if version <= 3 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let f_error_message = if version >= 1 && version <= 3 {
+            if version >= 1 && version <= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("error_message"))?;
-        }
-        if version <= 3 {
-            this.node_id = d.i32().map_err(|e| e.field("node_id"))?;
-        }
-        if version <= 3 {
-            this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        }
-        if version <= 3 {
-            this.port = d.i32().map_err(|e| e.field("port"))?;
-        }
-        if version >= 4 {
-            this.coordinators = d
-                .array(flexible, |d| Coordinator::read(d, version))
-                .map_err(|e| e.field("coordinators"))?;
-        }
+            .map_err(|e| e.field("error_message"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_node_id = if version <= 3 {
+            d.i32().map_err(|e| e.field("node_id"))?
+        } else {
+            0
+        };
+        let f_host = if version <= 3 {
+            d.string(flexible).map_err(|e| e.field("host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_port = if version <= 3 {
+            d.i32().map_err(|e| e.field("port"))?
+        } else {
+            0
+        };
+        let f_coordinators = if version >= 4 {
+            d.array(flexible, |d| Coordinator::read(d, version))
+                .map_err(|e| e.field("coordinators"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            coordinators: f_coordinators,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -416,30 +438,50 @@ impl Coordinator {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
-            this.key = d.string(flexible).map_err(|e| e.field("key"))?;
-        }
-        if version >= 4 {
-            this.node_id = d.i32().map_err(|e| e.field("node_id"))?;
-        }
-        if version >= 4 {
-            this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        }
-        if version >= 4 {
-            this.port = d.i32().map_err(|e| e.field("port"))?;
-        }
-        if version >= 4 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
-        if version >= 4 {
-            this.error_message = if version >= 4 {
+        let f_key = if version >= 4 {
+            d.string(flexible).map_err(|e| e.field("key"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_node_id = if version >= 4 {
+            d.i32().map_err(|e| e.field("node_id"))?
+        } else {
+            0
+        };
+        let f_host = if version >= 4 {
+            d.string(flexible).map_err(|e| e.field("host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_port = if version >= 4 {
+            d.i32().map_err(|e| e.field("port"))?
+        } else {
+            0
+        };
+        let f_error_code = if version >= 4 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let f_error_message = if version >= 4 {
+            if version >= 4 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("error_message"))?;
-        }
+            .map_err(|e| e.field("error_message"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let mut this = Self {
+            key: f_key,
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -64,8 +64,11 @@ impl GetTelemetrySubscriptionsRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.client_instance_id = d.uuid().map_err(|e| e.field("client_instance_id"))?;
+        let f_client_instance_id = d.uuid().map_err(|e| e.field("client_instance_id"))?;
+        let mut this = Self {
+            client_instance_id: f_client_instance_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

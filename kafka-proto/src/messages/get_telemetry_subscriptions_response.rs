@@ -144,20 +144,31 @@ impl GetTelemetrySubscriptionsResponse {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.client_instance_id = d.uuid().map_err(|e| e.field("client_instance_id"))?;
-        this.subscription_id = d.i32().map_err(|e| e.field("subscription_id"))?;
-        this.accepted_compression_types = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_client_instance_id = d.uuid().map_err(|e| e.field("client_instance_id"))?;
+        let f_subscription_id = d.i32().map_err(|e| e.field("subscription_id"))?;
+        let f_accepted_compression_types = d
             .array(flexible, |d| d.i8())
             .map_err(|e| e.field("accepted_compression_types"))?;
-        this.push_interval_ms = d.i32().map_err(|e| e.field("push_interval_ms"))?;
-        this.telemetry_max_bytes = d.i32().map_err(|e| e.field("telemetry_max_bytes"))?;
-        this.delta_temporality = d.bool().map_err(|e| e.field("delta_temporality"))?;
-        this.requested_metrics = d
+        let f_push_interval_ms = d.i32().map_err(|e| e.field("push_interval_ms"))?;
+        let f_telemetry_max_bytes = d.i32().map_err(|e| e.field("telemetry_max_bytes"))?;
+        let f_delta_temporality = d.bool().map_err(|e| e.field("delta_temporality"))?;
+        let f_requested_metrics = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("requested_metrics"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            client_instance_id: f_client_instance_id,
+            subscription_id: f_subscription_id,
+            accepted_compression_types: f_accepted_compression_types,
+            push_interval_ms: f_push_interval_ms,
+            telemetry_max_bytes: f_telemetry_max_bytes,
+            delta_temporality: f_delta_temporality,
+            requested_metrics: f_requested_metrics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -122,18 +122,26 @@ impl HeartbeatRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.generation_id = d.i32().map_err(|e| e.field("generation_id"))?;
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        if version >= 3 {
-            this.group_instance_id = if version >= 3 {
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_generation_id = d.i32().map_err(|e| e.field("generation_id"))?;
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_group_instance_id = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            None
+        };
+        let mut this = Self {
+            group_id: f_group_id,
+            generation_id: f_generation_id,
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

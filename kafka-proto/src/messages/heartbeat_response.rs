@@ -76,11 +76,17 @@ impl HeartbeatResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

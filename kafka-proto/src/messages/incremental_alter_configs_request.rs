@@ -80,11 +80,15 @@ impl IncrementalAlterConfigsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.resources = d
+        let f_resources = d
             .array(flexible, |d| AlterConfigsResource::read(d, version))
             .map_err(|e| e.field("resources"))?;
-        this.validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
+        let f_validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
+        let mut this = Self {
+            resources: f_resources,
+            validate_only: f_validate_only,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -189,12 +193,17 @@ impl AlterConfigsResource {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
-        this.resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
-        this.configs = d
+        let f_resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
+        let f_resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
+        let f_configs = d
             .array(flexible, |d| AlterableConfig::read(d, version))
             .map_err(|e| e.field("configs"))?;
+        let mut this = Self {
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            configs: f_configs,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -305,10 +314,15 @@ impl AlterableConfig {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.config_operation = d.i8().map_err(|e| e.field("config_operation"))?;
-        this.value = d.nullable_string(flexible).map_err(|e| e.field("value"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_config_operation = d.i8().map_err(|e| e.field("config_operation"))?;
+        let f_value = d.nullable_string(flexible).map_err(|e| e.field("value"))?;
+        let mut this = Self {
+            name: f_name,
+            config_operation: f_config_operation,
+            value: f_value,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -80,11 +80,15 @@ impl IncrementalAlterConfigsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.responses = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_responses = d
             .array(flexible, |d| AlterConfigsResourceResponse::read(d, version))
             .map_err(|e| e.field("responses"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            responses: f_responses,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -202,13 +206,19 @@ impl AlterConfigsResourceResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
-        this.resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
+        let f_resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
+        let f_resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            resource_type: f_resource_type,
+            resource_name: f_resource_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

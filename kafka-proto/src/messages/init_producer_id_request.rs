@@ -116,17 +116,27 @@ impl InitProducerIdRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.transactional_id = d
+        let f_transactional_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("transactional_id"))?;
-        this.transaction_timeout_ms = d.i32().map_err(|e| e.field("transaction_timeout_ms"))?;
-        if version >= 3 {
-            this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        }
-        if version >= 3 {
-            this.producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
-        }
+        let f_transaction_timeout_ms = d.i32().map_err(|e| e.field("transaction_timeout_ms"))?;
+        let f_producer_id = if version >= 3 {
+            d.i64().map_err(|e| e.field("producer_id"))?
+        } else {
+            -1
+        };
+        let f_producer_epoch = if version >= 3 {
+            d.i16().map_err(|e| e.field("producer_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            transactional_id: f_transactional_id,
+            transaction_timeout_ms: f_transaction_timeout_ms,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

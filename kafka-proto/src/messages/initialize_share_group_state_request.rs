@@ -83,11 +83,15 @@ impl InitializeShareGroupStateRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.topics = d
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_topics = d
             .array(flexible, |d| InitializeStateData::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -181,11 +185,15 @@ impl InitializeStateData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -279,10 +287,15 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition = d.i32().map_err(|e| e.field("partition"))?;
-        this.state_epoch = d.i32().map_err(|e| e.field("state_epoch"))?;
-        this.start_offset = d.i64().map_err(|e| e.field("start_offset"))?;
+        let f_partition = d.i32().map_err(|e| e.field("partition"))?;
+        let f_state_epoch = d.i32().map_err(|e| e.field("state_epoch"))?;
+        let f_start_offset = d.i64().map_err(|e| e.field("start_offset"))?;
+        let mut this = Self {
+            partition: f_partition,
+            state_epoch: f_state_epoch,
+            start_offset: f_start_offset,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -72,10 +72,13 @@ impl InitializeShareGroupStateResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.results = d
+        let f_results = d
             .array(flexible, |d| InitializeStateResult::read(d, version))
             .map_err(|e| e.field("results"))?;
+        let mut this = Self {
+            results: f_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -168,11 +171,15 @@ impl InitializeStateResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionResult::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -279,12 +286,17 @@ impl PartitionResult {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition = d.i32().map_err(|e| e.field("partition"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_partition = d.i32().map_err(|e| e.field("partition"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
+        let mut this = Self {
+            partition: f_partition,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

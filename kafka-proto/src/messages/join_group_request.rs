@@ -191,33 +191,49 @@ impl JoinGroupRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.session_timeout_ms = d.i32().map_err(|e| e.field("session_timeout_ms"))?;
-        if version >= 1 {
-            this.rebalance_timeout_ms = d.i32().map_err(|e| e.field("rebalance_timeout_ms"))?;
-        }
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        if version >= 5 {
-            this.group_instance_id = if version >= 5 {
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_session_timeout_ms = d.i32().map_err(|e| e.field("session_timeout_ms"))?;
+        let f_rebalance_timeout_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("rebalance_timeout_ms"))?
+        } else {
+            -1
+        };
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_group_instance_id = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
-        this.protocol_type = d.string(flexible).map_err(|e| e.field("protocol_type"))?;
-        this.protocols = d
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            None
+        };
+        let f_protocol_type = d.string(flexible).map_err(|e| e.field("protocol_type"))?;
+        let f_protocols = d
             .array(flexible, |d| JoinGroupRequestProtocol::read(d, version))
             .map_err(|e| e.field("protocols"))?;
-        if version >= 8 {
-            this.reason = if version >= 8 {
+        let f_reason = if version >= 8 {
+            if version >= 8 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("reason"))?;
-        }
+            .map_err(|e| e.field("reason"))?
+        } else {
+            None
+        };
+        let mut this = Self {
+            group_id: f_group_id,
+            session_timeout_ms: f_session_timeout_ms,
+            rebalance_timeout_ms: f_rebalance_timeout_ms,
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            protocol_type: f_protocol_type,
+            protocols: f_protocols,
+            reason: f_reason,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -329,9 +345,13 @@ impl JoinGroupRequestProtocol {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.metadata = d.bytes(flexible).map_err(|e| e.field("metadata"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_metadata = d.bytes(flexible).map_err(|e| e.field("metadata"))?;
+        let mut this = Self {
+            name: f_name,
+            metadata: f_metadata,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

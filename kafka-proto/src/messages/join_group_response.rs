@@ -193,34 +193,51 @@ impl JoinGroupResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 2 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.generation_id = d.i32().map_err(|e| e.field("generation_id"))?;
-        if version >= 7 {
-            this.protocol_type = if version >= 7 {
+        let f_throttle_time_ms = if version >= 2 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_generation_id = d.i32().map_err(|e| e.field("generation_id"))?;
+        let f_protocol_type = if version >= 7 {
+            if version >= 7 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("protocol_type"))?;
-        }
-        this.protocol_name = if version >= 7 {
+            .map_err(|e| e.field("protocol_type"))?
+        } else {
+            None
+        };
+        let f_protocol_name = if version >= 7 {
             d.nullable_string(flexible)
         } else {
             d.string(flexible).map(Some)
         }
         .map_err(|e| e.field("protocol_name"))?;
-        this.leader = d.string(flexible).map_err(|e| e.field("leader"))?;
-        if version >= 9 {
-            this.skip_assignment = d.bool().map_err(|e| e.field("skip_assignment"))?;
-        }
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        this.members = d
+        let f_leader = d.string(flexible).map_err(|e| e.field("leader"))?;
+        let f_skip_assignment = if version >= 9 {
+            d.bool().map_err(|e| e.field("skip_assignment"))?
+        } else {
+            false
+        };
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_members = d
             .array(flexible, |d| JoinGroupResponseMember::read(d, version))
             .map_err(|e| e.field("members"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            generation_id: f_generation_id,
+            protocol_type: f_protocol_type,
+            protocol_name: f_protocol_name,
+            leader: f_leader,
+            skip_assignment: f_skip_assignment,
+            member_id: f_member_id,
+            members: f_members,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -366,17 +383,24 @@ impl JoinGroupResponseMember {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        if version >= 5 {
-            this.group_instance_id = if version >= 5 {
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_group_instance_id = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
-        this.metadata = d.bytes(flexible).map_err(|e| e.field("metadata"))?;
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            None
+        };
+        let f_metadata = d.bytes(flexible).map_err(|e| e.field("metadata"))?;
+        let mut this = Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            metadata: f_metadata,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

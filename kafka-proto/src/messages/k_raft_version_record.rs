@@ -72,9 +72,13 @@ impl KRaftVersionRecord {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.version = d.i16().map_err(|e| e.field("version"))?;
-        this.k_raft_version = d.i16().map_err(|e| e.field("k_raft_version"))?;
+        let f_version = d.i16().map_err(|e| e.field("version"))?;
+        let f_k_raft_version = d.i16().map_err(|e| e.field("k_raft_version"))?;
+        let mut this = Self {
+            version: f_version,
+            k_raft_version: f_k_raft_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -180,31 +180,49 @@ impl LeaderAndIsrRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
-        if version >= 7 {
-            this.is_k_raft_controller = d.bool().map_err(|e| e.field("is_k_raft_controller"))?;
-        }
-        this.controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
-        if version >= 2 {
-            this.broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
-        }
-        if version >= 5 {
-            this.r#type = d.i8().map_err(|e| e.field("type"))?;
-        }
-        if version <= 1 {
-            this.ungrouped_partition_states = d
-                .array(flexible, |d| LeaderAndIsrPartitionState::read(d, version))
-                .map_err(|e| e.field("ungrouped_partition_states"))?;
-        }
-        if version >= 2 {
-            this.topic_states = d
-                .array(flexible, |d| LeaderAndIsrTopicState::read(d, version))
-                .map_err(|e| e.field("topic_states"))?;
-        }
-        this.live_leaders = d
+        let f_controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
+        let f_is_k_raft_controller = if version >= 7 {
+            d.bool().map_err(|e| e.field("is_k_raft_controller"))?
+        } else {
+            false
+        };
+        let f_controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
+        let f_broker_epoch = if version >= 2 {
+            d.i64().map_err(|e| e.field("broker_epoch"))?
+        } else {
+            -1
+        };
+        let f_type = if version >= 5 {
+            d.i8().map_err(|e| e.field("type"))?
+        } else {
+            0
+        };
+        let f_ungrouped_partition_states = if version <= 1 {
+            d.array(flexible, |d| LeaderAndIsrPartitionState::read(d, version))
+                .map_err(|e| e.field("ungrouped_partition_states"))?
+        } else {
+            Vec::new()
+        };
+        let f_topic_states = if version >= 2 {
+            d.array(flexible, |d| LeaderAndIsrTopicState::read(d, version))
+                .map_err(|e| e.field("topic_states"))?
+        } else {
+            Vec::new()
+        };
+        let f_live_leaders = d
             .array(flexible, |d| LeaderAndIsrLiveLeader::read(d, version))
             .map_err(|e| e.field("live_leaders"))?;
+        let mut this = Self {
+            controller_id: f_controller_id,
+            is_k_raft_controller: f_is_k_raft_controller,
+            controller_epoch: f_controller_epoch,
+            broker_epoch: f_broker_epoch,
+            r#type: f_type,
+            ungrouped_partition_states: f_ungrouped_partition_states,
+            topic_states: f_topic_states,
+            live_leaders: f_live_leaders,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -358,18 +376,28 @@ impl LeaderAndIsrTopicState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 2 {
-            this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        }
-        if version >= 5 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        if version >= 2 {
-            this.partition_states = d
-                .array(flexible, |d| LeaderAndIsrPartitionState::read(d, version))
-                .map_err(|e| e.field("partition_states"))?;
-        }
+        let f_topic_name = if version >= 2 {
+            d.string(flexible).map_err(|e| e.field("topic_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topic_id = if version >= 5 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partition_states = if version >= 2 {
+            d.array(flexible, |d| LeaderAndIsrPartitionState::read(d, version))
+                .map_err(|e| e.field("partition_states"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            topic_name: f_topic_name,
+            topic_id: f_topic_id,
+            partition_states: f_partition_states,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -473,10 +501,15 @@ impl LeaderAndIsrLiveLeader {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        this.host_name = d.string(flexible).map_err(|e| e.field("host_name"))?;
-        this.port = d.i32().map_err(|e| e.field("port"))?;
+        let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
+        let f_host_name = d.string(flexible).map_err(|e| e.field("host_name"))?;
+        let f_port = d.i32().map_err(|e| e.field("port"))?;
+        let mut this = Self {
+            broker_id: f_broker_id,
+            host_name: f_host_name,
+            port: f_port,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -688,35 +721,57 @@ impl LeaderAndIsrPartitionState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version <= 1 {
-            this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        }
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
-        this.leader = d.i32().map_err(|e| e.field("leader"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        this.isr = d.array(flexible, |d| d.i32()).map_err(|e| e.field("isr"))?;
-        this.partition_epoch = d.i32().map_err(|e| e.field("partition_epoch"))?;
-        this.replicas = d
+        let f_topic_name = if version <= 1 {
+            d.string(flexible).map_err(|e| e.field("topic_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
+        let f_leader = d.i32().map_err(|e| e.field("leader"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_isr = d.array(flexible, |d| d.i32()).map_err(|e| e.field("isr"))?;
+        let f_partition_epoch = d.i32().map_err(|e| e.field("partition_epoch"))?;
+        let f_replicas = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("replicas"))?;
-        if version >= 3 {
-            this.adding_replicas = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("adding_replicas"))?;
-        }
-        if version >= 3 {
-            this.removing_replicas = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("removing_replicas"))?;
-        }
-        if version >= 1 {
-            this.is_new = d.bool().map_err(|e| e.field("is_new"))?;
-        }
-        if version >= 6 {
-            this.leader_recovery_state = d.i8().map_err(|e| e.field("leader_recovery_state"))?;
-        }
+        let f_adding_replicas = if version >= 3 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("adding_replicas"))?
+        } else {
+            Vec::new()
+        };
+        let f_removing_replicas = if version >= 3 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("removing_replicas"))?
+        } else {
+            Vec::new()
+        };
+        let f_is_new = if version >= 1 {
+            d.bool().map_err(|e| e.field("is_new"))?
+        } else {
+            false
+        };
+        let f_leader_recovery_state = if version >= 6 {
+            d.i8().map_err(|e| e.field("leader_recovery_state"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            controller_epoch: f_controller_epoch,
+            leader: f_leader,
+            leader_epoch: f_leader_epoch,
+            isr: f_isr,
+            partition_epoch: f_partition_epoch,
+            replicas: f_replicas,
+            adding_replicas: f_adding_replicas,
+            removing_replicas: f_removing_replicas,
+            is_new: f_is_new,
+            leader_recovery_state: f_leader_recovery_state,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

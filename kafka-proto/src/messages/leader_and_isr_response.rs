@@ -111,18 +111,25 @@ impl LeaderAndIsrResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version <= 4 {
-            this.partition_errors = d
-                .array(flexible, |d| LeaderAndIsrPartitionError::read(d, version))
-                .map_err(|e| e.field("partition_errors"))?;
-        }
-        if version >= 5 {
-            this.topics = d
-                .array(flexible, |d| LeaderAndIsrTopicError::read(d, version))
-                .map_err(|e| e.field("topics"))?;
-        }
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_partition_errors = if version <= 4 {
+            d.array(flexible, |d| LeaderAndIsrPartitionError::read(d, version))
+                .map_err(|e| e.field("partition_errors"))?
+        } else {
+            Vec::new()
+        };
+        let f_topics = if version >= 5 {
+            d.array(flexible, |d| LeaderAndIsrTopicError::read(d, version))
+                .map_err(|e| e.field("topics"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            error_code: f_error_code,
+            partition_errors: f_partition_errors,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -243,15 +250,22 @@ impl LeaderAndIsrTopicError {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 5 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        if version >= 5 {
-            this.partition_errors = d
-                .array(flexible, |d| LeaderAndIsrPartitionError::read(d, version))
-                .map_err(|e| e.field("partition_errors"))?;
-        }
+        let f_topic_id = if version >= 5 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partition_errors = if version >= 5 {
+            d.array(flexible, |d| LeaderAndIsrPartitionError::read(d, version))
+                .map_err(|e| e.field("partition_errors"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partition_errors: f_partition_errors,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -356,12 +370,19 @@ impl LeaderAndIsrPartitionError {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version <= 4 {
-            this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        }
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_topic_name = if version <= 4 {
+            d.string(flexible).map_err(|e| e.field("topic_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -104,15 +104,21 @@ impl LeaderChangeMessage {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.version = d.i16().map_err(|e| e.field("version"))?;
-        this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        this.voters = d
+        let f_version = d.i16().map_err(|e| e.field("version"))?;
+        let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
+        let f_voters = d
             .array(flexible, |d| Voter::read(d, version))
             .map_err(|e| e.field("voters"))?;
-        this.granting_voters = d
+        let f_granting_voters = d
             .array(flexible, |d| Voter::read(d, version))
             .map_err(|e| e.field("granting_voters"))?;
+        let mut this = Self {
+            version: f_version,
+            leader_id: f_leader_id,
+            voters: f_voters,
+            granting_voters: f_granting_voters,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -214,11 +220,17 @@ impl Voter {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
-        if version >= 1 {
-            this.voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
-        }
+        let f_voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
+        let f_voter_directory_id = if version >= 1 {
+            d.uuid().map_err(|e| e.field("voter_directory_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let mut this = Self {
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -108,16 +108,24 @@ impl LeaveGroupRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        if version <= 2 {
-            this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        }
-        if version >= 3 {
-            this.members = d
-                .array(flexible, |d| MemberIdentity::read(d, version))
-                .map_err(|e| e.field("members"))?;
-        }
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_member_id = if version <= 2 {
+            d.string(flexible).map_err(|e| e.field("member_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_members = if version >= 3 {
+            d.array(flexible, |d| MemberIdentity::read(d, version))
+                .map_err(|e| e.field("members"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            members: f_members,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -276,26 +284,37 @@ impl MemberIdentity {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        }
-        if version >= 3 {
-            this.group_instance_id = if version >= 3 {
+        let f_member_id = if version >= 3 {
+            d.string(flexible).map_err(|e| e.field("member_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_group_instance_id = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
-        if version >= 5 {
-            this.reason = if version >= 5 {
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            None
+        };
+        let f_reason = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("reason"))?;
-        }
+            .map_err(|e| e.field("reason"))?
+        } else {
+            None
+        };
+        let mut this = Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            reason: f_reason,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

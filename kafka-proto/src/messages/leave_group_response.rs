@@ -99,16 +99,24 @@ impl LeaveGroupResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version >= 3 {
-            this.members = d
-                .array(flexible, |d| MemberResponse::read(d, version))
-                .map_err(|e| e.field("members"))?;
-        }
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_members = if version >= 3 {
+            d.array(flexible, |d| MemberResponse::read(d, version))
+                .map_err(|e| e.field("members"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            members: f_members,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -257,21 +265,32 @@ impl MemberResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        }
-        if version >= 3 {
-            this.group_instance_id = if version >= 3 {
+        let f_member_id = if version >= 3 {
+            d.string(flexible).map_err(|e| e.field("member_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_group_instance_id = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
-        if version >= 3 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_error_code = if version >= 3 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -89,12 +89,17 @@ impl ListClientMetricsResourcesResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.client_metrics_resources = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_client_metrics_resources = d
             .array(flexible, |d| ClientMetricsResource::read(d, version))
             .map_err(|e| e.field("client_metrics_resources"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            client_metrics_resources: f_client_metrics_resources,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -176,8 +181,11 @@ impl ClientMetricsResource {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let mut this = Self {
+            name: f_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

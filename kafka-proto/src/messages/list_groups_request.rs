@@ -104,17 +104,23 @@ impl ListGroupsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 4 {
-            this.states_filter = d
-                .array(flexible, |d| d.string(flexible))
-                .map_err(|e| e.field("states_filter"))?;
-        }
-        if version >= 5 {
-            this.types_filter = d
-                .array(flexible, |d| d.string(flexible))
-                .map_err(|e| e.field("types_filter"))?;
-        }
+        let f_states_filter = if version >= 4 {
+            d.array(flexible, |d| d.string(flexible))
+                .map_err(|e| e.field("states_filter"))?
+        } else {
+            Vec::new()
+        };
+        let f_types_filter = if version >= 5 {
+            d.array(flexible, |d| d.string(flexible))
+                .map_err(|e| e.field("types_filter"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            states_filter: f_states_filter,
+            types_filter: f_types_filter,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -92,14 +92,21 @@ impl ListGroupsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.groups = d
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_groups = d
             .array(flexible, |d| ListedGroup::read(d, version))
             .map_err(|e| e.field("groups"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            groups: f_groups,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -224,15 +231,25 @@ impl ListedGroup {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.protocol_type = d.string(flexible).map_err(|e| e.field("protocol_type"))?;
-        if version >= 4 {
-            this.group_state = d.string(flexible).map_err(|e| e.field("group_state"))?;
-        }
-        if version >= 5 {
-            this.group_type = d.string(flexible).map_err(|e| e.field("group_type"))?;
-        }
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_protocol_type = d.string(flexible).map_err(|e| e.field("protocol_type"))?;
+        let f_group_state = if version >= 4 {
+            d.string(flexible).map_err(|e| e.field("group_state"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_group_type = if version >= 5 {
+            d.string(flexible).map_err(|e| e.field("group_type"))?
+        } else {
+            KStr::from_static("")
+        };
+        let mut this = Self {
+            group_id: f_group_id,
+            protocol_type: f_protocol_type,
+            group_state: f_group_state,
+            group_type: f_group_type,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

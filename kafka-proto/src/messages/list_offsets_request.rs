@@ -107,17 +107,27 @@ impl ListOffsetsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
-        if version >= 2 {
-            this.isolation_level = d.i8().map_err(|e| e.field("isolation_level"))?;
-        }
-        this.topics = d
+        let f_replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
+        let f_isolation_level = if version >= 2 {
+            d.i8().map_err(|e| e.field("isolation_level"))?
+        } else {
+            0
+        };
+        let f_topics = d
             .array(flexible, |d| ListOffsetsTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        if version >= 10 {
-            this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
-        }
+        let f_timeout_ms = if version >= 10 {
+            d.i32().map_err(|e| e.field("timeout_ms"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            replica_id: f_replica_id,
+            isolation_level: f_isolation_level,
+            topics: f_topics,
+            timeout_ms: f_timeout_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -220,11 +230,15 @@ impl ListOffsetsTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| ListOffsetsPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -337,15 +351,25 @@ impl ListOffsetsPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        if version >= 4 {
-            this.current_leader_epoch = d.i32().map_err(|e| e.field("current_leader_epoch"))?;
-        }
-        this.timestamp = d.i64().map_err(|e| e.field("timestamp"))?;
-        if version <= 0 {
-            this.max_num_offsets = d.i32().map_err(|e| e.field("max_num_offsets"))?;
-        }
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_current_leader_epoch = if version >= 4 {
+            d.i32().map_err(|e| e.field("current_leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_timestamp = d.i64().map_err(|e| e.field("timestamp"))?;
+        let f_max_num_offsets = if version <= 0 {
+            d.i32().map_err(|e| e.field("max_num_offsets"))?
+        } else {
+            1
+        };
+        let mut this = Self {
+            partition_index: f_partition_index,
+            current_leader_epoch: f_current_leader_epoch,
+            timestamp: f_timestamp,
+            max_num_offsets: f_max_num_offsets,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

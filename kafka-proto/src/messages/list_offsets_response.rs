@@ -84,13 +84,19 @@ impl ListOffsetsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 2 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.topics = d
+        let f_throttle_time_ms = if version >= 2 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_topics = d
             .array(flexible, |d| ListOffsetsTopicResponse::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -189,11 +195,15 @@ impl ListOffsetsTopicResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| ListOffsetsPartitionResponse::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -346,23 +356,38 @@ impl ListOffsetsPartitionResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version <= 0 {
-            this.old_style_offsets = d
-                .array(flexible, |d| d.i64())
-                .map_err(|e| e.field("old_style_offsets"))?;
-        }
-        if version >= 1 {
-            this.timestamp = d.i64().map_err(|e| e.field("timestamp"))?;
-        }
-        if version >= 1 {
-            this.offset = d.i64().map_err(|e| e.field("offset"))?;
-        }
-        if version >= 4 {
-            this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        }
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_old_style_offsets = if version <= 0 {
+            d.array(flexible, |d| d.i64())
+                .map_err(|e| e.field("old_style_offsets"))?
+        } else {
+            Vec::new()
+        };
+        let f_timestamp = if version >= 1 {
+            d.i64().map_err(|e| e.field("timestamp"))?
+        } else {
+            -1
+        };
+        let f_offset = if version >= 1 {
+            d.i64().map_err(|e| e.field("offset"))?
+        } else {
+            -1
+        };
+        let f_leader_epoch = if version >= 4 {
+            d.i32().map_err(|e| e.field("leader_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            old_style_offsets: f_old_style_offsets,
+            timestamp: f_timestamp,
+            offset: f_offset,
+            leader_epoch: f_leader_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

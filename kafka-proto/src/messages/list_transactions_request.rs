@@ -103,16 +103,23 @@ impl ListTransactionsRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.state_filters = d
+        let f_state_filters = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("state_filters"))?;
-        this.producer_id_filters = d
+        let f_producer_id_filters = d
             .array(flexible, |d| d.i64())
             .map_err(|e| e.field("producer_id_filters"))?;
-        if version >= 1 {
-            this.duration_filter = d.i64().map_err(|e| e.field("duration_filter"))?;
-        }
+        let f_duration_filter = if version >= 1 {
+            d.i64().map_err(|e| e.field("duration_filter"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            state_filters: f_state_filters,
+            producer_id_filters: f_producer_id_filters,
+            duration_filter: f_duration_filter,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

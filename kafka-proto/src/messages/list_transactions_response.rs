@@ -107,15 +107,21 @@ impl ListTransactionsResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.unknown_state_filters = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_unknown_state_filters = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("unknown_state_filters"))?;
-        this.transaction_states = d
+        let f_transaction_states = d
             .array(flexible, |d| TransactionState::read(d, version))
             .map_err(|e| e.field("transaction_states"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            unknown_state_filters: f_unknown_state_filters,
+            transaction_states: f_transaction_states,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -224,14 +230,19 @@ impl TransactionState {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.transactional_id = d
+        let f_transactional_id = d
             .string(flexible)
             .map_err(|e| e.field("transactional_id"))?;
-        this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        this.transaction_state = d
+        let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
+        let f_transaction_state = d
             .string(flexible)
             .map_err(|e| e.field("transaction_state"))?;
+        let mut this = Self {
+            transactional_id: f_transactional_id,
+            producer_id: f_producer_id,
+            transaction_state: f_transaction_state,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -142,28 +142,37 @@ impl MetadataRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.topics = if version >= 1 {
+        let f_topics = if version >= 1 {
             d.nullable_array(flexible, |d| MetadataRequestTopic::read(d, version))
         } else {
             d.array(flexible, |d| MetadataRequestTopic::read(d, version))
                 .map(Some)
         }
         .map_err(|e| e.field("topics"))?;
-        if version >= 4 {
-            this.allow_auto_topic_creation =
-                d.bool().map_err(|e| e.field("allow_auto_topic_creation"))?;
-        }
-        if version >= 8 && version <= 10 {
-            this.include_cluster_authorized_operations = d
-                .bool()
-                .map_err(|e| e.field("include_cluster_authorized_operations"))?;
-        }
-        if version >= 8 {
-            this.include_topic_authorized_operations = d
-                .bool()
-                .map_err(|e| e.field("include_topic_authorized_operations"))?;
-        }
+        let f_allow_auto_topic_creation = if version >= 4 {
+            d.bool().map_err(|e| e.field("allow_auto_topic_creation"))?
+        } else {
+            true
+        };
+        let f_include_cluster_authorized_operations = if version >= 8 && version <= 10 {
+            d.bool()
+                .map_err(|e| e.field("include_cluster_authorized_operations"))?
+        } else {
+            false
+        };
+        let f_include_topic_authorized_operations = if version >= 8 {
+            d.bool()
+                .map_err(|e| e.field("include_topic_authorized_operations"))?
+        } else {
+            false
+        };
+        let mut this = Self {
+            topics: f_topics,
+            allow_auto_topic_creation: f_allow_auto_topic_creation,
+            include_cluster_authorized_operations: f_include_cluster_authorized_operations,
+            include_topic_authorized_operations: f_include_topic_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -282,16 +291,22 @@ impl MetadataRequestTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 10 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        this.name = if version >= 10 {
+        let f_topic_id = if version >= 10 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_name = if version >= 10 {
             d.nullable_string(flexible)
         } else {
             d.string(flexible).map(Some)
         }
         .map_err(|e| e.field("name"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            name: f_name,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -162,32 +162,47 @@ impl MetadataResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.brokers = d
+        let f_throttle_time_ms = if version >= 3 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_brokers = d
             .array(flexible, |d| MetadataResponseBroker::read(d, version))
             .map_err(|e| e.field("brokers"))?;
-        if version >= 2 {
-            this.cluster_id = if version >= 2 {
+        let f_cluster_id = if version >= 2 {
+            if version >= 2 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("cluster_id"))?;
-        }
-        if version >= 1 {
-            this.controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
-        }
-        this.topics = d
+            .map_err(|e| e.field("cluster_id"))?
+        } else {
+            None
+        };
+        let f_controller_id = if version >= 1 {
+            d.i32().map_err(|e| e.field("controller_id"))?
+        } else {
+            -1
+        };
+        let f_topics = d
             .array(flexible, |d| MetadataResponseTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        if version >= 8 && version <= 10 {
-            this.cluster_authorized_operations = d
-                .i32()
-                .map_err(|e| e.field("cluster_authorized_operations"))?;
-        }
+        let f_cluster_authorized_operations = if version >= 8 && version <= 10 {
+            d.i32()
+                .map_err(|e| e.field("cluster_authorized_operations"))?
+        } else {
+            -2147483648
+        };
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            brokers: f_brokers,
+            cluster_id: f_cluster_id,
+            controller_id: f_controller_id,
+            topics: f_topics,
+            cluster_authorized_operations: f_cluster_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -336,18 +351,26 @@ impl MetadataResponseBroker {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.node_id = d.i32().map_err(|e| e.field("node_id"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.i32().map_err(|e| e.field("port"))?;
-        if version >= 1 {
-            this.rack = if version >= 1 {
+        let f_node_id = d.i32().map_err(|e| e.field("node_id"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.i32().map_err(|e| e.field("port"))?;
+        let f_rack = if version >= 1 {
+            if version >= 1 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("rack"))?;
-        }
+            .map_err(|e| e.field("rack"))?
+        } else {
+            None
+        };
+        let mut this = Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -509,28 +532,41 @@ impl MetadataResponseTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.name = if version >= 12 {
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_name = if version >= 12 {
             d.nullable_string(flexible)
         } else {
             d.string(flexible).map(Some)
         }
         .map_err(|e| e.field("name"))?;
-        if version >= 10 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        if version >= 1 {
-            this.is_internal = d.bool().map_err(|e| e.field("is_internal"))?;
-        }
-        this.partitions = d
+        let f_topic_id = if version >= 10 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_is_internal = if version >= 1 {
+            d.bool().map_err(|e| e.field("is_internal"))?
+        } else {
+            false
+        };
+        let f_partitions = d
             .array(flexible, |d| MetadataResponsePartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        if version >= 8 {
-            this.topic_authorized_operations = d
-                .i32()
-                .map_err(|e| e.field("topic_authorized_operations"))?;
-        }
+        let f_topic_authorized_operations = if version >= 8 {
+            d.i32()
+                .map_err(|e| e.field("topic_authorized_operations"))?
+        } else {
+            -2147483648
+        };
+        let mut this = Self {
+            error_code: f_error_code,
+            name: f_name,
+            topic_id: f_topic_id,
+            is_internal: f_is_internal,
+            partitions: f_partitions,
+            topic_authorized_operations: f_topic_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -697,24 +733,36 @@ impl MetadataResponsePartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        if version >= 7 {
-            this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        }
-        this.replica_nodes = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
+        let f_leader_epoch = if version >= 7 {
+            d.i32().map_err(|e| e.field("leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_replica_nodes = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("replica_nodes"))?;
-        this.isr_nodes = d
+        let f_isr_nodes = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("isr_nodes"))?;
-        if version >= 5 {
-            this.offline_replicas = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("offline_replicas"))?;
-        }
+        let f_offline_replicas = if version >= 5 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("offline_replicas"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            error_code: f_error_code,
+            partition_index: f_partition_index,
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            replica_nodes: f_replica_nodes,
+            isr_nodes: f_isr_nodes,
+            offline_replicas: f_offline_replicas,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -158,30 +158,45 @@ impl OffsetCommitRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        if version >= 1 {
-            this.generation_id_or_member_epoch = d
-                .i32()
-                .map_err(|e| e.field("generation_id_or_member_epoch"))?;
-        }
-        if version >= 1 {
-            this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        }
-        if version >= 7 {
-            this.group_instance_id = if version >= 7 {
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_generation_id_or_member_epoch = if version >= 1 {
+            d.i32()
+                .map_err(|e| e.field("generation_id_or_member_epoch"))?
+        } else {
+            -1
+        };
+        let f_member_id = if version >= 1 {
+            d.string(flexible).map_err(|e| e.field("member_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_group_instance_id = if version >= 7 {
+            if version >= 7 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
-        if version >= 2 && version <= 4 {
-            this.retention_time_ms = d.i64().map_err(|e| e.field("retention_time_ms"))?;
-        }
-        this.topics = d
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            None
+        };
+        let f_retention_time_ms = if version >= 2 && version <= 4 {
+            d.i64().map_err(|e| e.field("retention_time_ms"))?
+        } else {
+            -1
+        };
+        let f_topics = d
             .array(flexible, |d| OffsetCommitRequestTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            generation_id_or_member_epoch: f_generation_id_or_member_epoch,
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            retention_time_ms: f_retention_time_ms,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -294,11 +309,15 @@ impl OffsetCommitRequestTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| OffsetCommitRequestPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -433,18 +452,29 @@ impl OffsetCommitRequestPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.committed_offset = d.i64().map_err(|e| e.field("committed_offset"))?;
-        if version >= 6 {
-            this.committed_leader_epoch = d.i32().map_err(|e| e.field("committed_leader_epoch"))?;
-        }
-        if version == 1 {
-            this.commit_timestamp = d.i64().map_err(|e| e.field("commit_timestamp"))?;
-        }
-        this.committed_metadata = d
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_committed_offset = d.i64().map_err(|e| e.field("committed_offset"))?;
+        let f_committed_leader_epoch = if version >= 6 {
+            d.i32().map_err(|e| e.field("committed_leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_commit_timestamp = if version == 1 {
+            d.i64().map_err(|e| e.field("commit_timestamp"))?
+        } else {
+            -1
+        };
+        let f_committed_metadata = d
             .nullable_string(flexible)
             .map_err(|e| e.field("committed_metadata"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            committed_offset: f_committed_offset,
+            committed_leader_epoch: f_committed_leader_epoch,
+            commit_timestamp: f_commit_timestamp,
+            committed_metadata: f_committed_metadata,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -84,13 +84,19 @@ impl OffsetCommitResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.topics = d
+        let f_throttle_time_ms = if version >= 3 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_topics = d
             .array(flexible, |d| OffsetCommitResponseTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -189,13 +195,17 @@ impl OffsetCommitResponseTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| {
                 OffsetCommitResponsePartition::read(d, version)
             })
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -281,9 +291,13 @@ impl OffsetCommitResponsePartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -61,11 +61,14 @@ impl OffsetDeleteRequest {
     }
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.group_id = d.string(false).map_err(|e| e.field("group_id"))?;
-        this.topics = d
+        let f_group_id = d.string(false).map_err(|e| e.field("group_id"))?;
+        let f_topics = d
             .array(false, |d| OffsetDeleteRequestTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let this = Self {
+            group_id: f_group_id,
+            topics: f_topics,
+        };
         Ok(this)
     }
 
@@ -137,11 +140,14 @@ impl OffsetDeleteRequestTopic {
     }
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.name = d.string(false).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(false).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(false, |d| OffsetDeleteRequestPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let this = Self {
+            name: f_name,
+            partitions: f_partitions,
+        };
         Ok(this)
     }
 
@@ -193,8 +199,10 @@ impl OffsetDeleteRequestPartition {
     }
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let this = Self {
+            partition_index: f_partition_index,
+        };
         Ok(this)
     }
 

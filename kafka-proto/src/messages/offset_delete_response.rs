@@ -66,12 +66,16 @@ impl OffsetDeleteResponse {
     }
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.topics = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_topics = d
             .array(false, |d| OffsetDeleteResponseTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let this = Self {
+            error_code: f_error_code,
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+        };
         Ok(this)
     }
 
@@ -144,11 +148,14 @@ impl OffsetDeleteResponseTopic {
     }
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.name = d.string(false).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(false).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(false, |d| OffsetDeleteResponsePartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let this = Self {
+            name: f_name,
+            partitions: f_partitions,
+        };
         Ok(this)
     }
 
@@ -210,9 +217,12 @@ impl OffsetDeleteResponsePartition {
     }
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+        };
         Ok(this)
     }
 

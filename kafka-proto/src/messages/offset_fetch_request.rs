@@ -151,27 +151,40 @@ impl OffsetFetchRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 7 {
-            this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        }
-        if version <= 7 {
-            this.topics = if version >= 2 && version <= 7 {
+        let f_group_id = if version <= 7 {
+            d.string(flexible).map_err(|e| e.field("group_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topics = if version <= 7 {
+            if version >= 2 && version <= 7 {
                 d.nullable_array(flexible, |d| OffsetFetchRequestTopic::read(d, version))
             } else {
                 d.array(flexible, |d| OffsetFetchRequestTopic::read(d, version))
                     .map(Some)
             }
-            .map_err(|e| e.field("topics"))?;
-        }
-        if version >= 8 {
-            this.groups = d
-                .array(flexible, |d| OffsetFetchRequestGroup::read(d, version))
-                .map_err(|e| e.field("groups"))?;
-        }
-        if version >= 7 {
-            this.require_stable = d.bool().map_err(|e| e.field("require_stable"))?;
-        }
+            .map_err(|e| e.field("topics"))?
+        } else {
+            Some(Vec::new())
+        };
+        let f_groups = if version >= 8 {
+            d.array(flexible, |d| OffsetFetchRequestGroup::read(d, version))
+                .map_err(|e| e.field("groups"))?
+        } else {
+            Vec::new()
+        };
+        let f_require_stable = if version >= 7 {
+            d.bool().map_err(|e| e.field("require_stable"))?
+        } else {
+            false
+        };
+        let mut this = Self {
+            group_id: f_group_id,
+            topics: f_topics,
+            groups: f_groups,
+            require_stable: f_require_stable,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -302,15 +315,22 @@ impl OffsetFetchRequestTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 7 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version <= 7 {
-            this.partition_indexes = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("partition_indexes"))?;
-        }
+        let f_name = if version <= 7 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partition_indexes = if version <= 7 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("partition_indexes"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -476,30 +496,44 @@ impl OffsetFetchRequestGroup {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
-            this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        }
-        if version >= 9 {
-            this.member_id = if version >= 9 {
+        let f_group_id = if version >= 8 {
+            d.string(flexible).map_err(|e| e.field("group_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_member_id = if version >= 9 {
+            if version >= 9 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("member_id"))?;
-        }
-        if version >= 9 {
-            this.member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
-        }
-        if version >= 8 {
-            this.topics = if version >= 8 {
+            .map_err(|e| e.field("member_id"))?
+        } else {
+            None
+        };
+        let f_member_epoch = if version >= 9 {
+            d.i32().map_err(|e| e.field("member_epoch"))?
+        } else {
+            -1
+        };
+        let f_topics = if version >= 8 {
+            if version >= 8 {
                 d.nullable_array(flexible, |d| OffsetFetchRequestTopics::read(d, version))
             } else {
                 d.array(flexible, |d| OffsetFetchRequestTopics::read(d, version))
                     .map(Some)
             }
-            .map_err(|e| e.field("topics"))?;
-        }
+            .map_err(|e| e.field("topics"))?
+        } else {
+            Some(Vec::new())
+        };
+        let mut this = Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            member_epoch: f_member_epoch,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -627,15 +661,22 @@ impl OffsetFetchRequestTopics {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 8 {
-            this.partition_indexes = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("partition_indexes"))?;
-        }
+        let f_name = if version >= 8 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partition_indexes = if version >= 8 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("partition_indexes"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

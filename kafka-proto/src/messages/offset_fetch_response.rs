@@ -126,23 +126,35 @@ impl OffsetFetchResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        if version <= 7 {
-            this.topics = d
-                .array(flexible, |d| OffsetFetchResponseTopic::read(d, version))
-                .map_err(|e| e.field("topics"))?;
-        }
-        if version >= 2 && version <= 7 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
-        if version >= 8 {
-            this.groups = d
-                .array(flexible, |d| OffsetFetchResponseGroup::read(d, version))
-                .map_err(|e| e.field("groups"))?;
-        }
+        let f_throttle_time_ms = if version >= 3 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_topics = if version <= 7 {
+            d.array(flexible, |d| OffsetFetchResponseTopic::read(d, version))
+                .map_err(|e| e.field("topics"))?
+        } else {
+            Vec::new()
+        };
+        let f_error_code = if version >= 2 && version <= 7 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let f_groups = if version >= 8 {
+            d.array(flexible, |d| OffsetFetchResponseGroup::read(d, version))
+                .map_err(|e| e.field("groups"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            error_code: f_error_code,
+            groups: f_groups,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -270,15 +282,22 @@ impl OffsetFetchResponseTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 7 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version <= 7 {
-            this.partitions = d
-                .array(flexible, |d| OffsetFetchResponsePartition::read(d, version))
-                .map_err(|e| e.field("partitions"))?;
-        }
+        let f_name = if version <= 7 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partitions = if version <= 7 {
+            d.array(flexible, |d| OffsetFetchResponsePartition::read(d, version))
+                .map_err(|e| e.field("partitions"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -442,27 +461,44 @@ impl OffsetFetchResponsePartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 7 {
-            this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        }
-        if version <= 7 {
-            this.committed_offset = d.i64().map_err(|e| e.field("committed_offset"))?;
-        }
-        if version >= 5 && version <= 7 {
-            this.committed_leader_epoch = d.i32().map_err(|e| e.field("committed_leader_epoch"))?;
-        }
-        if version <= 7 {
-            this.metadata = if version <= 7 {
+        let f_partition_index = if version <= 7 {
+            d.i32().map_err(|e| e.field("partition_index"))?
+        } else {
+            0
+        };
+        let f_committed_offset = if version <= 7 {
+            d.i64().map_err(|e| e.field("committed_offset"))?
+        } else {
+            0
+        };
+        let f_committed_leader_epoch = if version >= 5 && version <= 7 {
+            d.i32().map_err(|e| e.field("committed_leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_metadata = if version <= 7 {
+            if version <= 7 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("metadata"))?;
-        }
-        if version <= 7 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
+            .map_err(|e| e.field("metadata"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_error_code = if version <= 7 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            partition_index: f_partition_index,
+            committed_offset: f_committed_offset,
+            committed_leader_epoch: f_committed_leader_epoch,
+            metadata: f_metadata,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -598,18 +634,28 @@ impl OffsetFetchResponseGroup {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
-            this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        }
-        if version >= 8 {
-            this.topics = d
-                .array(flexible, |d| OffsetFetchResponseTopics::read(d, version))
-                .map_err(|e| e.field("topics"))?;
-        }
-        if version >= 8 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
+        let f_group_id = if version >= 8 {
+            d.string(flexible).map_err(|e| e.field("group_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topics = if version >= 8 {
+            d.array(flexible, |d| OffsetFetchResponseTopics::read(d, version))
+                .map_err(|e| e.field("topics"))?
+        } else {
+            Vec::new()
+        };
+        let f_error_code = if version >= 8 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            group_id: f_group_id,
+            topics: f_topics,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -727,17 +773,24 @@ impl OffsetFetchResponseTopics {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 8 {
-            this.partitions = d
-                .array(flexible, |d| {
-                    OffsetFetchResponsePartitions::read(d, version)
-                })
-                .map_err(|e| e.field("partitions"))?;
-        }
+        let f_name = if version >= 8 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partitions = if version >= 8 {
+            d.array(flexible, |d| {
+                OffsetFetchResponsePartitions::read(d, version)
+            })
+            .map_err(|e| e.field("partitions"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -901,27 +954,44 @@ impl OffsetFetchResponsePartitions {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 8 {
-            this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        }
-        if version >= 8 {
-            this.committed_offset = d.i64().map_err(|e| e.field("committed_offset"))?;
-        }
-        if version >= 8 {
-            this.committed_leader_epoch = d.i32().map_err(|e| e.field("committed_leader_epoch"))?;
-        }
-        if version >= 8 {
-            this.metadata = if version >= 8 {
+        let f_partition_index = if version >= 8 {
+            d.i32().map_err(|e| e.field("partition_index"))?
+        } else {
+            0
+        };
+        let f_committed_offset = if version >= 8 {
+            d.i64().map_err(|e| e.field("committed_offset"))?
+        } else {
+            0
+        };
+        let f_committed_leader_epoch = if version >= 8 {
+            d.i32().map_err(|e| e.field("committed_leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_metadata = if version >= 8 {
+            if version >= 8 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("metadata"))?;
-        }
-        if version >= 8 {
-            this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        }
+            .map_err(|e| e.field("metadata"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let f_error_code = if version >= 8 {
+            d.i16().map_err(|e| e.field("error_code"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            partition_index: f_partition_index,
+            committed_offset: f_committed_offset,
+            committed_leader_epoch: f_committed_leader_epoch,
+            metadata: f_metadata,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

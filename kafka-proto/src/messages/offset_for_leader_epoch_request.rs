@@ -84,13 +84,19 @@ impl OffsetForLeaderEpochRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
-        }
-        this.topics = d
+        let f_replica_id = if version >= 3 {
+            d.i32().map_err(|e| e.field("replica_id"))?
+        } else {
+            -2
+        };
+        let f_topics = d
             .array(flexible, |d| OffsetForLeaderTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            replica_id: f_replica_id,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -189,11 +195,15 @@ impl OffsetForLeaderTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        this.partitions = d
+        let f_topic = d.string(flexible).map_err(|e| e.field("topic"))?;
+        let f_partitions = d
             .array(flexible, |d| OffsetForLeaderPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic: f_topic,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -291,12 +301,19 @@ impl OffsetForLeaderPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.partition = d.i32().map_err(|e| e.field("partition"))?;
-        if version >= 2 {
-            this.current_leader_epoch = d.i32().map_err(|e| e.field("current_leader_epoch"))?;
-        }
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_partition = d.i32().map_err(|e| e.field("partition"))?;
+        let f_current_leader_epoch = if version >= 2 {
+            d.i32().map_err(|e| e.field("current_leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let mut this = Self {
+            partition: f_partition,
+            current_leader_epoch: f_current_leader_epoch,
+            leader_epoch: f_leader_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -84,13 +84,19 @@ impl OffsetForLeaderEpochResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 2 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.topics = d
+        let f_throttle_time_ms = if version >= 2 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_topics = d
             .array(flexible, |d| OffsetForLeaderTopicResult::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -189,11 +195,15 @@ impl OffsetForLeaderTopicResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        this.partitions = d
+        let f_topic = d.string(flexible).map_err(|e| e.field("topic"))?;
+        let f_partitions = d
             .array(flexible, |d| EpochEndOffset::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic: f_topic,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -299,13 +309,21 @@ impl EpochEndOffset {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.partition = d.i32().map_err(|e| e.field("partition"))?;
-        if version >= 1 {
-            this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        }
-        this.end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_partition = d.i32().map_err(|e| e.field("partition"))?;
+        let f_leader_epoch = if version >= 1 {
+            d.i32().map_err(|e| e.field("leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            partition: f_partition,
+            leader_epoch: f_leader_epoch,
+            end_offset: f_end_offset,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -121,20 +121,28 @@ impl ProduceRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.transactional_id = if version >= 3 {
+        let f_transactional_id = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("transactional_id"))?;
-        }
-        this.acks = d.i16().map_err(|e| e.field("acks"))?;
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
-        this.topic_data = d
+            .map_err(|e| e.field("transactional_id"))?
+        } else {
+            None
+        };
+        let f_acks = d.i16().map_err(|e| e.field("acks"))?;
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_topic_data = d
             .array(flexible, |d| TopicProduceData::read(d, version))
             .map_err(|e| e.field("topic_data"))?;
+        let mut this = Self {
+            transactional_id: f_transactional_id,
+            acks: f_acks,
+            timeout_ms: f_timeout_ms,
+            topic_data: f_topic_data,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -239,11 +247,15 @@ impl TopicProduceData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partition_data = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partition_data = d
             .array(flexible, |d| PartitionProduceData::read(d, version))
             .map_err(|e| e.field("partition_data"))?;
+        let mut this = Self {
+            name: f_name,
+            partition_data: f_partition_data,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -342,9 +354,13 @@ impl PartitionProduceData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.index = d.i32().map_err(|e| e.field("index"))?;
-        this.records = d.nullable_bytes(flexible).map_err(|e| e.field("records"))?;
+        let f_index = d.i32().map_err(|e| e.field("index"))?;
+        let f_records = d.nullable_bytes(flexible).map_err(|e| e.field("records"))?;
+        let mut this = Self {
+            index: f_index,
+            records: f_records,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -119,13 +119,21 @@ impl ProduceResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.responses = d
+        let f_responses = d
             .array(flexible, |d| TopicProduceResponse::read(d, version))
             .map_err(|e| e.field("responses"))?;
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_node_endpoints = Vec::new();
+        let mut this = Self {
+            responses: f_responses,
+            throttle_time_ms: f_throttle_time_ms,
+            node_endpoints: f_node_endpoints,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 10 => {
@@ -243,11 +251,15 @@ impl TopicProduceResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partition_responses = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partition_responses = d
             .array(flexible, |d| PartitionProduceResponse::read(d, version))
             .map_err(|e| e.field("partition_responses"))?;
+        let mut this = Self {
+            name: f_name,
+            partition_responses: f_partition_responses,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -441,29 +453,47 @@ impl PartitionProduceResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        this.index = d.i32().map_err(|e| e.field("index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.base_offset = d.i64().map_err(|e| e.field("base_offset"))?;
-        if version >= 2 {
-            this.log_append_time_ms = d.i64().map_err(|e| e.field("log_append_time_ms"))?;
-        }
-        if version >= 5 {
-            this.log_start_offset = d.i64().map_err(|e| e.field("log_start_offset"))?;
-        }
-        if version >= 8 {
-            this.record_errors = d
-                .array(flexible, |d| BatchIndexAndErrorMessage::read(d, version))
-                .map_err(|e| e.field("record_errors"))?;
-        }
-        if version >= 8 {
-            this.error_message = if version >= 8 {
+        let f_index = d.i32().map_err(|e| e.field("index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_base_offset = d.i64().map_err(|e| e.field("base_offset"))?;
+        let f_log_append_time_ms = if version >= 2 {
+            d.i64().map_err(|e| e.field("log_append_time_ms"))?
+        } else {
+            -1
+        };
+        let f_log_start_offset = if version >= 5 {
+            d.i64().map_err(|e| e.field("log_start_offset"))?
+        } else {
+            -1
+        };
+        let f_record_errors = if version >= 8 {
+            d.array(flexible, |d| BatchIndexAndErrorMessage::read(d, version))
+                .map_err(|e| e.field("record_errors"))?
+        } else {
+            Vec::new()
+        };
+        let f_error_message = if version >= 8 {
+            if version >= 8 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("error_message"))?;
-        }
+            .map_err(|e| e.field("error_message"))?
+        } else {
+            None
+        };
+        let f_current_leader = LeaderIdAndEpoch::default();
+        let mut this = Self {
+            index: f_index,
+            error_code: f_error_code,
+            base_offset: f_base_offset,
+            log_append_time_ms: f_log_append_time_ms,
+            log_start_offset: f_log_start_offset,
+            record_errors: f_record_errors,
+            error_message: f_error_message,
+            current_leader: f_current_leader,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 10 => {
@@ -615,18 +645,26 @@ impl BatchIndexAndErrorMessage {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 8 {
-            this.batch_index = d.i32().map_err(|e| e.field("batch_index"))?;
-        }
-        if version >= 8 {
-            this.batch_index_error_message = if version >= 8 {
+        let f_batch_index = if version >= 8 {
+            d.i32().map_err(|e| e.field("batch_index"))?
+        } else {
+            0
+        };
+        let f_batch_index_error_message = if version >= 8 {
+            if version >= 8 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("batch_index_error_message"))?;
-        }
+            .map_err(|e| e.field("batch_index_error_message"))?
+        } else {
+            None
+        };
+        let mut this = Self {
+            batch_index: f_batch_index,
+            batch_index_error_message: f_batch_index_error_message,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -727,13 +765,21 @@ impl LeaderIdAndEpoch {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 10 {
-            this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        }
-        if version >= 10 {
-            this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        }
+        let f_leader_id = if version >= 10 {
+            d.i32().map_err(|e| e.field("leader_id"))?
+        } else {
+            -1
+        };
+        let f_leader_epoch = if version >= 10 {
+            d.i32().map_err(|e| e.field("leader_epoch"))?
+        } else {
+            -1
+        };
+        let mut this = Self {
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -880,24 +926,38 @@ impl NodeEndpoint {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
-        let mut this = Self::default();
-        if version >= 10 {
-            this.node_id = d.i32().map_err(|e| e.field("node_id"))?;
-        }
-        if version >= 10 {
-            this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        }
-        if version >= 10 {
-            this.port = d.i32().map_err(|e| e.field("port"))?;
-        }
-        if version >= 10 {
-            this.rack = if version >= 10 {
+        let f_node_id = if version >= 10 {
+            d.i32().map_err(|e| e.field("node_id"))?
+        } else {
+            0
+        };
+        let f_host = if version >= 10 {
+            d.string(flexible).map_err(|e| e.field("host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_port = if version >= 10 {
+            d.i32().map_err(|e| e.field("port"))?
+        } else {
+            0
+        };
+        let f_rack = if version >= 10 {
+            if version >= 10 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("rack"))?;
-        }
+            .map_err(|e| e.field("rack"))?
+        } else {
+            None
+        };
+        let mut this = Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

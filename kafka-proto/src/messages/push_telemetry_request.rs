@@ -99,12 +99,19 @@ impl PushTelemetryRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.client_instance_id = d.uuid().map_err(|e| e.field("client_instance_id"))?;
-        this.subscription_id = d.i32().map_err(|e| e.field("subscription_id"))?;
-        this.terminating = d.bool().map_err(|e| e.field("terminating"))?;
-        this.compression_type = d.i8().map_err(|e| e.field("compression_type"))?;
-        this.metrics = d.bytes(flexible).map_err(|e| e.field("metrics"))?;
+        let f_client_instance_id = d.uuid().map_err(|e| e.field("client_instance_id"))?;
+        let f_subscription_id = d.i32().map_err(|e| e.field("subscription_id"))?;
+        let f_terminating = d.bool().map_err(|e| e.field("terminating"))?;
+        let f_compression_type = d.i8().map_err(|e| e.field("compression_type"))?;
+        let f_metrics = d.bytes(flexible).map_err(|e| e.field("metrics"))?;
+        let mut this = Self {
+            client_instance_id: f_client_instance_id,
+            subscription_id: f_subscription_id,
+            terminating: f_terminating,
+            compression_type: f_compression_type,
+            metrics: f_metrics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -72,10 +72,13 @@ impl ReadShareGroupStateResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.results = d
+        let f_results = d
             .array(flexible, |d| ReadStateResult::read(d, version))
             .map_err(|e| e.field("results"))?;
+        let mut this = Self {
+            results: f_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -168,11 +171,15 @@ impl ReadStateResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionResult::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -311,17 +318,25 @@ impl PartitionResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition = d.i32().map_err(|e| e.field("partition"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_partition = d.i32().map_err(|e| e.field("partition"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.state_epoch = d.i32().map_err(|e| e.field("state_epoch"))?;
-        this.start_offset = d.i64().map_err(|e| e.field("start_offset"))?;
-        this.state_batches = d
+        let f_state_epoch = d.i32().map_err(|e| e.field("state_epoch"))?;
+        let f_start_offset = d.i64().map_err(|e| e.field("start_offset"))?;
+        let f_state_batches = d
             .array(flexible, |d| StateBatch::read(d, version))
             .map_err(|e| e.field("state_batches"))?;
+        let mut this = Self {
+            partition: f_partition,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            state_epoch: f_state_epoch,
+            start_offset: f_start_offset,
+            state_batches: f_state_batches,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -431,11 +446,17 @@ impl StateBatch {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
-        this.last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
-        this.delivery_state = d.i8().map_err(|e| e.field("delivery_state"))?;
-        this.delivery_count = d.i16().map_err(|e| e.field("delivery_count"))?;
+        let f_first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
+        let f_last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
+        let f_delivery_state = d.i8().map_err(|e| e.field("delivery_state"))?;
+        let f_delivery_count = d.i16().map_err(|e| e.field("delivery_count"))?;
+        let mut this = Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            delivery_state: f_delivery_state,
+            delivery_count: f_delivery_count,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -93,12 +93,17 @@ impl RemoveRaftVoterRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.cluster_id = d
+        let f_cluster_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("cluster_id"))?;
-        this.voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
-        this.voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
+        let f_voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
+        let f_voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
+        let mut this = Self {
+            cluster_id: f_cluster_id,
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -75,9 +75,13 @@ impl RenewDelegationTokenRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.hmac = d.bytes(flexible).map_err(|e| e.field("hmac"))?;
-        this.renew_period_ms = d.i64().map_err(|e| e.field("renew_period_ms"))?;
+        let f_hmac = d.bytes(flexible).map_err(|e| e.field("hmac"))?;
+        let f_renew_period_ms = d.i64().map_err(|e| e.field("renew_period_ms"))?;
+        let mut this = Self {
+            hmac: f_hmac,
+            renew_period_ms: f_renew_period_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

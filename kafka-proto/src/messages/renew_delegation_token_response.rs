@@ -80,10 +80,15 @@ impl RenewDelegationTokenResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.expiry_timestamp_ms = d.i64().map_err(|e| e.field("expiry_timestamp_ms"))?;
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_expiry_timestamp_ms = d.i64().map_err(|e| e.field("expiry_timestamp_ms"))?;
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            expiry_timestamp_ms: f_expiry_timestamp_ms,
+            throttle_time_ms: f_throttle_time_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

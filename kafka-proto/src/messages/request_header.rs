@@ -110,18 +110,26 @@ impl RequestHeader {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.request_api_key = d.i16().map_err(|e| e.field("request_api_key"))?;
-        this.request_api_version = d.i16().map_err(|e| e.field("request_api_version"))?;
-        this.correlation_id = d.i32().map_err(|e| e.field("correlation_id"))?;
-        if version >= 1 {
-            this.client_id = if version >= 1 {
+        let f_request_api_key = d.i16().map_err(|e| e.field("request_api_key"))?;
+        let f_request_api_version = d.i16().map_err(|e| e.field("request_api_version"))?;
+        let f_correlation_id = d.i32().map_err(|e| e.field("correlation_id"))?;
+        let f_client_id = if version >= 1 {
+            if version >= 1 {
                 d.nullable_string(false)
             } else {
                 d.string(false).map(Some)
             }
-            .map_err(|e| e.field("client_id"))?;
-        }
+            .map_err(|e| e.field("client_id"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let mut this = Self {
+            request_api_key: f_request_api_key,
+            request_api_version: f_request_api_version,
+            correlation_id: f_correlation_id,
+            client_id: f_client_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -64,8 +64,11 @@ impl ResponseHeader {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.correlation_id = d.i32().map_err(|e| e.field("correlation_id"))?;
+        let f_correlation_id = d.i32().map_err(|e| e.field("correlation_id"))?;
+        let mut this = Self {
+            correlation_id: f_correlation_id,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

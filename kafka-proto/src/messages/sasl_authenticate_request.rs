@@ -67,8 +67,11 @@ impl SaslAuthenticateRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.auth_bytes = d.bytes(flexible).map_err(|e| e.field("auth_bytes"))?;
+        let f_auth_bytes = d.bytes(flexible).map_err(|e| e.field("auth_bytes"))?;
+        let mut this = Self {
+            auth_bytes: f_auth_bytes,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -108,15 +108,23 @@ impl SaslAuthenticateResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.auth_bytes = d.bytes(flexible).map_err(|e| e.field("auth_bytes"))?;
-        if version >= 1 {
-            this.session_lifetime_ms = d.i64().map_err(|e| e.field("session_lifetime_ms"))?;
-        }
+        let f_auth_bytes = d.bytes(flexible).map_err(|e| e.field("auth_bytes"))?;
+        let f_session_lifetime_ms = if version >= 1 {
+            d.i64().map_err(|e| e.field("session_lifetime_ms"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            auth_bytes: f_auth_bytes,
+            session_lifetime_ms: f_session_lifetime_ms,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

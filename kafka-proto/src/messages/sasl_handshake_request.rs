@@ -46,8 +46,10 @@ impl SaslHandshakeRequest {
     }
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.mechanism = d.string(false).map_err(|e| e.field("mechanism"))?;
+        let f_mechanism = d.string(false).map_err(|e| e.field("mechanism"))?;
+        let this = Self {
+            mechanism: f_mechanism,
+        };
         Ok(this)
     }
 

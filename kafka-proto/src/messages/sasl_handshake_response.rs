@@ -58,11 +58,14 @@ impl SaslHandshakeResponse {
     }
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.mechanisms = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_mechanisms = d
             .array(false, |d| d.string(false))
             .map_err(|e| e.field("mechanisms"))?;
+        let this = Self {
+            error_code: f_error_code,
+            mechanisms: f_mechanisms,
+        };
         Ok(this)
     }
 

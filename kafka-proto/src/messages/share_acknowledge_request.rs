@@ -122,17 +122,23 @@ impl ShareAcknowledgeRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.group_id = d
+        let f_group_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("group_id"))?;
-        this.member_id = d
+        let f_member_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("member_id"))?;
-        this.share_session_epoch = d.i32().map_err(|e| e.field("share_session_epoch"))?;
-        this.topics = d
+        let f_share_session_epoch = d.i32().map_err(|e| e.field("share_session_epoch"))?;
+        let f_topics = d
             .array(flexible, |d| AcknowledgeTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            share_session_epoch: f_share_session_epoch,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -236,11 +242,15 @@ impl AcknowledgeTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| AcknowledgePartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -335,11 +345,15 @@ impl AcknowledgePartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.acknowledgement_batches = d
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_acknowledgement_batches = d
             .array(flexible, |d| AcknowledgementBatch::read(d, version))
             .map_err(|e| e.field("acknowledgement_batches"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            acknowledgement_batches: f_acknowledgement_batches,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -439,12 +453,17 @@ impl AcknowledgementBatch {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
-        this.last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
-        this.acknowledge_types = d
+        let f_first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
+        let f_last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
+        let f_acknowledge_types = d
             .array(flexible, |d| d.i8())
             .map_err(|e| e.field("acknowledge_types"))?;
+        let mut this = Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            acknowledge_types: f_acknowledge_types,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

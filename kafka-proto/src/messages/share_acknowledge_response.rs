@@ -125,20 +125,27 @@ impl ShareAcknowledgeResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.responses = d
+        let f_responses = d
             .array(flexible, |d| {
                 ShareAcknowledgeTopicResponse::read(d, version)
             })
             .map_err(|e| e.field("responses"))?;
-        this.node_endpoints = d
+        let f_node_endpoints = d
             .array(flexible, |d| NodeEndpoint::read(d, version))
             .map_err(|e| e.field("node_endpoints"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            responses: f_responses,
+            node_endpoints: f_node_endpoints,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -246,11 +253,15 @@ impl ShareAcknowledgeTopicResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -368,14 +379,20 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.current_leader =
+        let f_current_leader =
             LeaderIdAndEpoch::read(d, version).map_err(|e| e.field("current_leader"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            current_leader: f_current_leader,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -460,9 +477,13 @@ impl LeaderIdAndEpoch {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let mut this = Self {
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -573,11 +594,17 @@ impl NodeEndpoint {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.node_id = d.i32().map_err(|e| e.field("node_id"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.i32().map_err(|e| e.field("port"))?;
-        this.rack = d.nullable_string(flexible).map_err(|e| e.field("rack"))?;
+        let f_node_id = d.i32().map_err(|e| e.field("node_id"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.i32().map_err(|e| e.field("port"))?;
+        let f_rack = d.nullable_string(flexible).map_err(|e| e.field("rack"))?;
+        let mut this = Self {
+            node_id: f_node_id,
+            host: f_host,
+            port: f_port,
+            rack: f_rack,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -163,23 +163,33 @@ impl ShareFetchRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.group_id = d
+        let f_group_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("group_id"))?;
-        this.member_id = d
+        let f_member_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("member_id"))?;
-        this.share_session_epoch = d.i32().map_err(|e| e.field("share_session_epoch"))?;
-        this.max_wait_ms = d.i32().map_err(|e| e.field("max_wait_ms"))?;
-        this.min_bytes = d.i32().map_err(|e| e.field("min_bytes"))?;
-        this.max_bytes = d.i32().map_err(|e| e.field("max_bytes"))?;
-        this.topics = d
+        let f_share_session_epoch = d.i32().map_err(|e| e.field("share_session_epoch"))?;
+        let f_max_wait_ms = d.i32().map_err(|e| e.field("max_wait_ms"))?;
+        let f_min_bytes = d.i32().map_err(|e| e.field("min_bytes"))?;
+        let f_max_bytes = d.i32().map_err(|e| e.field("max_bytes"))?;
+        let f_topics = d
             .array(flexible, |d| FetchTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        this.forgotten_topics_data = d
+        let f_forgotten_topics_data = d
             .array(flexible, |d| ForgottenTopic::read(d, version))
             .map_err(|e| e.field("forgotten_topics_data"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            share_session_epoch: f_share_session_epoch,
+            max_wait_ms: f_max_wait_ms,
+            min_bytes: f_min_bytes,
+            max_bytes: f_max_bytes,
+            topics: f_topics,
+            forgotten_topics_data: f_forgotten_topics_data,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -294,11 +304,15 @@ impl FetchTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| FetchPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -401,12 +415,17 @@ impl FetchPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.partition_max_bytes = d.i32().map_err(|e| e.field("partition_max_bytes"))?;
-        this.acknowledgement_batches = d
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_partition_max_bytes = d.i32().map_err(|e| e.field("partition_max_bytes"))?;
+        let f_acknowledgement_batches = d
             .array(flexible, |d| AcknowledgementBatch::read(d, version))
             .map_err(|e| e.field("acknowledgement_batches"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            partition_max_bytes: f_partition_max_bytes,
+            acknowledgement_batches: f_acknowledgement_batches,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -507,12 +526,17 @@ impl AcknowledgementBatch {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
-        this.last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
-        this.acknowledge_types = d
+        let f_first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
+        let f_last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
+        let f_acknowledge_types = d
             .array(flexible, |d| d.i8())
             .map_err(|e| e.field("acknowledge_types"))?;
+        let mut this = Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            acknowledge_types: f_acknowledge_types,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -598,11 +622,15 @@ impl ForgottenTopic {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -80,11 +80,15 @@ impl ShareGroupDescribeResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.groups = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_groups = d
             .array(flexible, |d| DescribedGroup::read(d, version))
             .map_err(|e| e.field("groups"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            groups: f_groups,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -256,20 +260,31 @@ impl DescribedGroup {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.group_state = d.string(flexible).map_err(|e| e.field("group_state"))?;
-        this.group_epoch = d.i32().map_err(|e| e.field("group_epoch"))?;
-        this.assignment_epoch = d.i32().map_err(|e| e.field("assignment_epoch"))?;
-        this.assignor_name = d.string(flexible).map_err(|e| e.field("assignor_name"))?;
-        this.members = d
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_group_state = d.string(flexible).map_err(|e| e.field("group_state"))?;
+        let f_group_epoch = d.i32().map_err(|e| e.field("group_epoch"))?;
+        let f_assignment_epoch = d.i32().map_err(|e| e.field("assignment_epoch"))?;
+        let f_assignor_name = d.string(flexible).map_err(|e| e.field("assignor_name"))?;
+        let f_members = d
             .array(flexible, |d| Member::read(d, version))
             .map_err(|e| e.field("members"))?;
-        this.authorized_operations = d.i32().map_err(|e| e.field("authorized_operations"))?;
+        let f_authorized_operations = d.i32().map_err(|e| e.field("authorized_operations"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            error_message: f_error_message,
+            group_id: f_group_id,
+            group_state: f_group_state,
+            group_epoch: f_group_epoch,
+            assignment_epoch: f_assignment_epoch,
+            assignor_name: f_assignor_name,
+            members: f_members,
+            authorized_operations: f_authorized_operations,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -442,18 +457,27 @@ impl Member {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        this.rack_id = d
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_rack_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("rack_id"))?;
-        this.member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
-        this.client_id = d.string(flexible).map_err(|e| e.field("client_id"))?;
-        this.client_host = d.string(flexible).map_err(|e| e.field("client_host"))?;
-        this.subscribed_topic_names = d
+        let f_member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
+        let f_client_id = d.string(flexible).map_err(|e| e.field("client_id"))?;
+        let f_client_host = d.string(flexible).map_err(|e| e.field("client_host"))?;
+        let f_subscribed_topic_names = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("subscribed_topic_names"))?;
-        this.assignment = Assignment::read(d, version).map_err(|e| e.field("assignment"))?;
+        let f_assignment = Assignment::read(d, version).map_err(|e| e.field("assignment"))?;
+        let mut this = Self {
+            member_id: f_member_id,
+            rack_id: f_rack_id,
+            member_epoch: f_member_epoch,
+            client_id: f_client_id,
+            client_host: f_client_host,
+            subscribed_topic_names: f_subscribed_topic_names,
+            assignment: f_assignment,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -565,12 +589,17 @@ impl TopicPartitions {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
+        let f_partitions = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -650,10 +679,13 @@ impl Assignment {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_partitions = d
+        let f_topic_partitions = d
             .array(flexible, |d| TopicPartitions::read(d, version))
             .map_err(|e| e.field("topic_partitions"))?;
+        let mut this = Self {
+            topic_partitions: f_topic_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

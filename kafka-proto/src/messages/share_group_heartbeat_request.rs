@@ -139,16 +139,23 @@ impl ShareGroupHeartbeatRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        this.member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
-        this.rack_id = d
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_member_epoch = d.i32().map_err(|e| e.field("member_epoch"))?;
+        let f_rack_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("rack_id"))?;
-        this.subscribed_topic_names = d
+        let f_subscribed_topic_names = d
             .nullable_array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("subscribed_topic_names"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            member_id: f_member_id,
+            member_epoch: f_member_epoch,
+            rack_id: f_rack_id,
+            subscribed_topic_names: f_subscribed_topic_names,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

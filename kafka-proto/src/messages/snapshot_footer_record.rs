@@ -64,8 +64,11 @@ impl SnapshotFooterRecord {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.version = d.i16().map_err(|e| e.field("version"))?;
+        let f_version = d.i16().map_err(|e| e.field("version"))?;
+        let mut this = Self {
+            version: f_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -72,11 +72,15 @@ impl SnapshotHeaderRecord {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.version = d.i16().map_err(|e| e.field("version"))?;
-        this.last_contained_log_timestamp = d
+        let f_version = d.i16().map_err(|e| e.field("version"))?;
+        let f_last_contained_log_timestamp = d
             .i64()
             .map_err(|e| e.field("last_contained_log_timestamp"))?;
+        let mut this = Self {
+            version: f_version,
+            last_contained_log_timestamp: f_last_contained_log_timestamp,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -184,33 +184,52 @@ impl StopReplicaRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        this.controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
-        if version >= 4 {
-            this.is_k_raft_controller = d.bool().map_err(|e| e.field("is_k_raft_controller"))?;
-        }
-        this.controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
-        if version >= 1 {
-            this.broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
-        }
-        if version <= 2 {
-            this.delete_partitions = d.bool().map_err(|e| e.field("delete_partitions"))?;
-        }
-        if version <= 0 {
-            this.ungrouped_partitions = d
-                .array(flexible, |d| StopReplicaPartitionV0::read(d, version))
-                .map_err(|e| e.field("ungrouped_partitions"))?;
-        }
-        if version >= 1 && version <= 2 {
-            this.topics = d
-                .array(flexible, |d| StopReplicaTopicV1::read(d, version))
-                .map_err(|e| e.field("topics"))?;
-        }
-        if version >= 3 {
-            this.topic_states = d
-                .array(flexible, |d| StopReplicaTopicState::read(d, version))
-                .map_err(|e| e.field("topic_states"))?;
-        }
+        let f_controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
+        let f_is_k_raft_controller = if version >= 4 {
+            d.bool().map_err(|e| e.field("is_k_raft_controller"))?
+        } else {
+            false
+        };
+        let f_controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
+        let f_broker_epoch = if version >= 1 {
+            d.i64().map_err(|e| e.field("broker_epoch"))?
+        } else {
+            -1
+        };
+        let f_delete_partitions = if version <= 2 {
+            d.bool().map_err(|e| e.field("delete_partitions"))?
+        } else {
+            false
+        };
+        let f_ungrouped_partitions = if version <= 0 {
+            d.array(flexible, |d| StopReplicaPartitionV0::read(d, version))
+                .map_err(|e| e.field("ungrouped_partitions"))?
+        } else {
+            Vec::new()
+        };
+        let f_topics = if version >= 1 && version <= 2 {
+            d.array(flexible, |d| StopReplicaTopicV1::read(d, version))
+                .map_err(|e| e.field("topics"))?
+        } else {
+            Vec::new()
+        };
+        let f_topic_states = if version >= 3 {
+            d.array(flexible, |d| StopReplicaTopicState::read(d, version))
+                .map_err(|e| e.field("topic_states"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            controller_id: f_controller_id,
+            is_k_raft_controller: f_is_k_raft_controller,
+            controller_epoch: f_controller_epoch,
+            broker_epoch: f_broker_epoch,
+            delete_partitions: f_delete_partitions,
+            ungrouped_partitions: f_ungrouped_partitions,
+            topics: f_topics,
+            topic_states: f_topic_states,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -345,13 +364,21 @@ impl StopReplicaPartitionV0 {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version <= 0 {
-            this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        }
-        if version <= 0 {
-            this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        }
+        let f_topic_name = if version <= 0 {
+            d.string(flexible).map_err(|e| e.field("topic_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partition_index = if version <= 0 {
+            d.i32().map_err(|e| e.field("partition_index"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -458,15 +485,22 @@ impl StopReplicaTopicV1 {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version >= 1 && version <= 2 {
-            this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        }
-        if version >= 1 && version <= 2 {
-            this.partition_indexes = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("partition_indexes"))?;
-        }
+        let f_name = if version >= 1 && version <= 2 {
+            d.string(flexible).map_err(|e| e.field("name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partition_indexes = if version >= 1 && version <= 2 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("partition_indexes"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -575,15 +609,22 @@ impl StopReplicaTopicState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        }
-        if version >= 3 {
-            this.partition_states = d
-                .array(flexible, |d| StopReplicaPartitionState::read(d, version))
-                .map_err(|e| e.field("partition_states"))?;
-        }
+        let f_topic_name = if version >= 3 {
+            d.string(flexible).map_err(|e| e.field("topic_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partition_states = if version >= 3 {
+            d.array(flexible, |d| StopReplicaPartitionState::read(d, version))
+                .map_err(|e| e.field("partition_states"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partition_states: f_partition_states,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -702,16 +743,27 @@ impl StopReplicaPartitionState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let mut this = Self::default();
-        if version >= 3 {
-            this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        }
-        if version >= 3 {
-            this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        }
-        if version >= 3 {
-            this.delete_partition = d.bool().map_err(|e| e.field("delete_partition"))?;
-        }
+        let f_partition_index = if version >= 3 {
+            d.i32().map_err(|e| e.field("partition_index"))?
+        } else {
+            0
+        };
+        let f_leader_epoch = if version >= 3 {
+            d.i32().map_err(|e| e.field("leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_delete_partition = if version >= 3 {
+            d.bool().map_err(|e| e.field("delete_partition"))?
+        } else {
+            false
+        };
+        let mut this = Self {
+            partition_index: f_partition_index,
+            leader_epoch: f_leader_epoch,
+            delete_partition: f_delete_partition,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -198,37 +198,52 @@ impl SyncGroupRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.generation_id = d.i32().map_err(|e| e.field("generation_id"))?;
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        if version >= 3 {
-            this.group_instance_id = if version >= 3 {
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_generation_id = d.i32().map_err(|e| e.field("generation_id"))?;
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_group_instance_id = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
-        if version >= 5 {
-            this.protocol_type = if version >= 5 {
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            None
+        };
+        let f_protocol_type = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("protocol_type"))?;
-        }
-        if version >= 5 {
-            this.protocol_name = if version >= 5 {
+            .map_err(|e| e.field("protocol_type"))?
+        } else {
+            None
+        };
+        let f_protocol_name = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("protocol_name"))?;
-        }
-        this.assignments = d
+            .map_err(|e| e.field("protocol_name"))?
+        } else {
+            None
+        };
+        let f_assignments = d
             .array(flexible, |d| SyncGroupRequestAssignment::read(d, version))
             .map_err(|e| e.field("assignments"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            generation_id: f_generation_id,
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            protocol_type: f_protocol_type,
+            protocol_name: f_protocol_name,
+            assignments: f_assignments,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -343,9 +358,13 @@ impl SyncGroupRequestAssignment {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        this.assignment = d.bytes(flexible).map_err(|e| e.field("assignment"))?;
+        let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
+        let f_assignment = d.bytes(flexible).map_err(|e| e.field("assignment"))?;
+        let mut this = Self {
+            member_id: f_member_id,
+            assignment: f_assignment,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

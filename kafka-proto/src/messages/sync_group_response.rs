@@ -147,28 +147,41 @@ impl SyncGroupResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        }
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        if version >= 5 {
-            this.protocol_type = if version >= 5 {
+        let f_throttle_time_ms = if version >= 1 {
+            d.i32().map_err(|e| e.field("throttle_time_ms"))?
+        } else {
+            0
+        };
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_protocol_type = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("protocol_type"))?;
-        }
-        if version >= 5 {
-            this.protocol_name = if version >= 5 {
+            .map_err(|e| e.field("protocol_type"))?
+        } else {
+            None
+        };
+        let f_protocol_name = if version >= 5 {
+            if version >= 5 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("protocol_name"))?;
-        }
-        this.assignment = d.bytes(flexible).map_err(|e| e.field("assignment"))?;
+            .map_err(|e| e.field("protocol_name"))?
+        } else {
+            None
+        };
+        let f_assignment = d.bytes(flexible).map_err(|e| e.field("assignment"))?;
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            protocol_type: f_protocol_type,
+            protocol_name: f_protocol_name,
+            assignment: f_assignment,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -179,30 +179,46 @@ impl TxnOffsetCommitRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.transactional_id = d
+        let f_transactional_id = d
             .string(flexible)
             .map_err(|e| e.field("transactional_id"))?;
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        this.producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
-        if version >= 3 {
-            this.generation_id = d.i32().map_err(|e| e.field("generation_id"))?;
-        }
-        if version >= 3 {
-            this.member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
-        }
-        if version >= 3 {
-            this.group_instance_id = if version >= 3 {
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
+        let f_producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
+        let f_generation_id = if version >= 3 {
+            d.i32().map_err(|e| e.field("generation_id"))?
+        } else {
+            -1
+        };
+        let f_member_id = if version >= 3 {
+            d.string(flexible).map_err(|e| e.field("member_id"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_group_instance_id = if version >= 3 {
+            if version >= 3 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("group_instance_id"))?;
-        }
-        this.topics = d
+            .map_err(|e| e.field("group_instance_id"))?
+        } else {
+            None
+        };
+        let f_topics = d
             .array(flexible, |d| TxnOffsetCommitRequestTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            transactional_id: f_transactional_id,
+            group_id: f_group_id,
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            generation_id: f_generation_id,
+            member_id: f_member_id,
+            group_instance_id: f_group_instance_id,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -315,13 +331,17 @@ impl TxnOffsetCommitRequestTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| {
                 TxnOffsetCommitRequestPartition::read(d, version)
             })
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -441,15 +461,23 @@ impl TxnOffsetCommitRequestPartition {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.committed_offset = d.i64().map_err(|e| e.field("committed_offset"))?;
-        if version >= 2 {
-            this.committed_leader_epoch = d.i32().map_err(|e| e.field("committed_leader_epoch"))?;
-        }
-        this.committed_metadata = d
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_committed_offset = d.i64().map_err(|e| e.field("committed_offset"))?;
+        let f_committed_leader_epoch = if version >= 2 {
+            d.i32().map_err(|e| e.field("committed_leader_epoch"))?
+        } else {
+            -1
+        };
+        let f_committed_metadata = d
             .nullable_string(flexible)
             .map_err(|e| e.field("committed_metadata"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            committed_offset: f_committed_offset,
+            committed_leader_epoch: f_committed_leader_epoch,
+            committed_metadata: f_committed_metadata,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

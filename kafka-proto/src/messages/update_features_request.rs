@@ -95,14 +95,21 @@ impl UpdateFeaturesRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
-        this.feature_updates = d
+        let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
+        let f_feature_updates = d
             .array(flexible, |d| FeatureUpdateKey::read(d, version))
             .map_err(|e| e.field("feature_updates"))?;
-        if version >= 1 {
-            this.validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
-        }
+        let f_validate_only = if version >= 1 {
+            d.bool().map_err(|e| e.field("validate_only"))?
+        } else {
+            false
+        };
+        let mut this = Self {
+            timeout_ms: f_timeout_ms,
+            feature_updates: f_feature_updates,
+            validate_only: f_validate_only,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -224,15 +231,25 @@ impl FeatureUpdateKey {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.feature = d.string(flexible).map_err(|e| e.field("feature"))?;
-        this.max_version_level = d.i16().map_err(|e| e.field("max_version_level"))?;
-        if version <= 0 {
-            this.allow_downgrade = d.bool().map_err(|e| e.field("allow_downgrade"))?;
-        }
-        if version >= 1 {
-            this.upgrade_type = d.i8().map_err(|e| e.field("upgrade_type"))?;
-        }
+        let f_feature = d.string(flexible).map_err(|e| e.field("feature"))?;
+        let f_max_version_level = d.i16().map_err(|e| e.field("max_version_level"))?;
+        let f_allow_downgrade = if version <= 0 {
+            d.bool().map_err(|e| e.field("allow_downgrade"))?
+        } else {
+            false
+        };
+        let f_upgrade_type = if version >= 1 {
+            d.i8().map_err(|e| e.field("upgrade_type"))?
+        } else {
+            1
+        };
+        let mut this = Self {
+            feature: f_feature,
+            max_version_level: f_max_version_level,
+            allow_downgrade: f_allow_downgrade,
+            upgrade_type: f_upgrade_type,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -113,17 +113,24 @@ impl UpdateFeaturesResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        if version <= 1 {
-            this.results = d
-                .array(flexible, |d| UpdatableFeatureResult::read(d, version))
-                .map_err(|e| e.field("results"))?;
-        }
+        let f_results = if version <= 1 {
+            d.array(flexible, |d| UpdatableFeatureResult::read(d, version))
+                .map_err(|e| e.field("results"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            results: f_results,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -241,12 +248,17 @@ impl UpdatableFeatureResult {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.feature = d.string(flexible).map_err(|e| e.field("feature"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        this.error_message = d
+        let f_feature = d.string(flexible).map_err(|e| e.field("feature"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
+        let mut this = Self {
+            feature: f_feature,
+            error_code: f_error_code,
+            error_message: f_error_message,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -187,28 +187,45 @@ impl UpdateMetadataRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
-        if version >= 8 {
-            this.is_k_raft_controller = d.bool().map_err(|e| e.field("is_k_raft_controller"))?;
-        }
-        this.controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
-        if version >= 5 {
-            this.broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
-        }
-        if version <= 4 {
-            this.ungrouped_partition_states = d
-                .array(flexible, |d| UpdateMetadataPartitionState::read(d, version))
-                .map_err(|e| e.field("ungrouped_partition_states"))?;
-        }
-        if version >= 5 {
-            this.topic_states = d
-                .array(flexible, |d| UpdateMetadataTopicState::read(d, version))
-                .map_err(|e| e.field("topic_states"))?;
-        }
-        this.live_brokers = d
+        let f_controller_id = d.i32().map_err(|e| e.field("controller_id"))?;
+        let f_is_k_raft_controller = if version >= 8 {
+            d.bool().map_err(|e| e.field("is_k_raft_controller"))?
+        } else {
+            false
+        };
+        let f_type = 0;
+        let f_controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
+        let f_broker_epoch = if version >= 5 {
+            d.i64().map_err(|e| e.field("broker_epoch"))?
+        } else {
+            -1
+        };
+        let f_ungrouped_partition_states = if version <= 4 {
+            d.array(flexible, |d| UpdateMetadataPartitionState::read(d, version))
+                .map_err(|e| e.field("ungrouped_partition_states"))?
+        } else {
+            Vec::new()
+        };
+        let f_topic_states = if version >= 5 {
+            d.array(flexible, |d| UpdateMetadataTopicState::read(d, version))
+                .map_err(|e| e.field("topic_states"))?
+        } else {
+            Vec::new()
+        };
+        let f_live_brokers = d
             .array(flexible, |d| UpdateMetadataBroker::read(d, version))
             .map_err(|e| e.field("live_brokers"))?;
+        let mut this = Self {
+            controller_id: f_controller_id,
+            is_k_raft_controller: f_is_k_raft_controller,
+            r#type: f_type,
+            controller_epoch: f_controller_epoch,
+            broker_epoch: f_broker_epoch,
+            ungrouped_partition_states: f_ungrouped_partition_states,
+            topic_states: f_topic_states,
+            live_brokers: f_live_brokers,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 if version >= 8 => {
@@ -368,18 +385,28 @@ impl UpdateMetadataTopicState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 5 {
-            this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        }
-        if version >= 7 {
-            this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        }
-        if version >= 5 {
-            this.partition_states = d
-                .array(flexible, |d| UpdateMetadataPartitionState::read(d, version))
-                .map_err(|e| e.field("partition_states"))?;
-        }
+        let f_topic_name = if version >= 5 {
+            d.string(flexible).map_err(|e| e.field("topic_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_topic_id = if version >= 7 {
+            d.uuid().map_err(|e| e.field("topic_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_partition_states = if version >= 5 {
+            d.array(flexible, |d| UpdateMetadataPartitionState::read(d, version))
+                .map_err(|e| e.field("partition_states"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            topic_name: f_topic_name,
+            topic_id: f_topic_id,
+            partition_states: f_partition_states,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -540,27 +567,41 @@ impl UpdateMetadataBroker {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.id = d.i32().map_err(|e| e.field("id"))?;
-        if version <= 0 {
-            this.v0_host = d.string(flexible).map_err(|e| e.field("v0_host"))?;
-        }
-        if version <= 0 {
-            this.v0_port = d.i32().map_err(|e| e.field("v0_port"))?;
-        }
-        if version >= 1 {
-            this.endpoints = d
-                .array(flexible, |d| UpdateMetadataEndpoint::read(d, version))
-                .map_err(|e| e.field("endpoints"))?;
-        }
-        if version >= 2 {
-            this.rack = if version >= 2 {
+        let f_id = d.i32().map_err(|e| e.field("id"))?;
+        let f_v0_host = if version <= 0 {
+            d.string(flexible).map_err(|e| e.field("v0_host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_v0_port = if version <= 0 {
+            d.i32().map_err(|e| e.field("v0_port"))?
+        } else {
+            0
+        };
+        let f_endpoints = if version >= 1 {
+            d.array(flexible, |d| UpdateMetadataEndpoint::read(d, version))
+                .map_err(|e| e.field("endpoints"))?
+        } else {
+            Vec::new()
+        };
+        let f_rack = if version >= 2 {
+            if version >= 2 {
                 d.nullable_string(flexible)
             } else {
                 d.string(flexible).map(Some)
             }
-            .map_err(|e| e.field("rack"))?;
-        }
+            .map_err(|e| e.field("rack"))?
+        } else {
+            Some(KStr::from_static(""))
+        };
+        let mut this = Self {
+            id: f_id,
+            v0_host: f_v0_host,
+            v0_port: f_v0_port,
+            endpoints: f_endpoints,
+            rack: f_rack,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -708,19 +749,33 @@ impl UpdateMetadataEndpoint {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version >= 1 {
-            this.port = d.i32().map_err(|e| e.field("port"))?;
-        }
-        if version >= 1 {
-            this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        }
-        if version >= 3 {
-            this.listener = d.string(flexible).map_err(|e| e.field("listener"))?;
-        }
-        if version >= 1 {
-            this.security_protocol = d.i16().map_err(|e| e.field("security_protocol"))?;
-        }
+        let f_port = if version >= 1 {
+            d.i32().map_err(|e| e.field("port"))?
+        } else {
+            0
+        };
+        let f_host = if version >= 1 {
+            d.string(flexible).map_err(|e| e.field("host"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_listener = if version >= 3 {
+            d.string(flexible).map_err(|e| e.field("listener"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_security_protocol = if version >= 1 {
+            d.i16().map_err(|e| e.field("security_protocol"))?
+        } else {
+            0
+        };
+        let mut this = Self {
+            port: f_port,
+            host: f_host,
+            listener: f_listener,
+            security_protocol: f_security_protocol,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -895,24 +950,38 @@ impl UpdateMetadataPartitionState {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        if version <= 4 {
-            this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        }
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
-        this.leader = d.i32().map_err(|e| e.field("leader"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        this.isr = d.array(flexible, |d| d.i32()).map_err(|e| e.field("isr"))?;
-        this.zk_version = d.i32().map_err(|e| e.field("zk_version"))?;
-        this.replicas = d
+        let f_topic_name = if version <= 4 {
+            d.string(flexible).map_err(|e| e.field("topic_name"))?
+        } else {
+            KStr::from_static("")
+        };
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
+        let f_leader = d.i32().map_err(|e| e.field("leader"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_isr = d.array(flexible, |d| d.i32()).map_err(|e| e.field("isr"))?;
+        let f_zk_version = d.i32().map_err(|e| e.field("zk_version"))?;
+        let f_replicas = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("replicas"))?;
-        if version >= 4 {
-            this.offline_replicas = d
-                .array(flexible, |d| d.i32())
-                .map_err(|e| e.field("offline_replicas"))?;
-        }
+        let f_offline_replicas = if version >= 4 {
+            d.array(flexible, |d| d.i32())
+                .map_err(|e| e.field("offline_replicas"))?
+        } else {
+            Vec::new()
+        };
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partition_index: f_partition_index,
+            controller_epoch: f_controller_epoch,
+            leader: f_leader,
+            leader_epoch: f_leader_epoch,
+            isr: f_isr,
+            zk_version: f_zk_version,
+            replicas: f_replicas,
+            offline_replicas: f_offline_replicas,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

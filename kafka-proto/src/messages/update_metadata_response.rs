@@ -64,8 +64,11 @@ impl UpdateMetadataResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
-        let mut this = Self::default();
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let mut this = Self {
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -129,18 +129,26 @@ impl UpdateRaftVoterRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.cluster_id = d
+        let f_cluster_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("cluster_id"))?;
-        this.current_leader_epoch = d.i32().map_err(|e| e.field("current_leader_epoch"))?;
-        this.voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
-        this.voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
-        this.listeners = d
+        let f_current_leader_epoch = d.i32().map_err(|e| e.field("current_leader_epoch"))?;
+        let f_voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
+        let f_voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
+        let f_listeners = d
             .array(flexible, |d| Listener::read(d, version))
             .map_err(|e| e.field("listeners"))?;
-        this.k_raft_version_feature =
+        let f_k_raft_version_feature =
             KRaftVersionFeature::read(d, version).map_err(|e| e.field("k_raft_version_feature"))?;
+        let mut this = Self {
+            cluster_id: f_cluster_id,
+            current_leader_epoch: f_current_leader_epoch,
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            listeners: f_listeners,
+            k_raft_version_feature: f_k_raft_version_feature,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -248,10 +256,15 @@ impl Listener {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.u16().map_err(|e| e.field("port"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.u16().map_err(|e| e.field("port"))?;
+        let mut this = Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -331,9 +344,13 @@ impl KRaftVersionFeature {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
-        this.max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
+        let f_min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
+        let f_max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
+        let mut this = Self {
+            min_supported_version: f_min_supported_version,
+            max_supported_version: f_max_supported_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -94,9 +94,15 @@ impl UpdateRaftVoterResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_current_leader = CurrentLeader::default();
+        let mut this = Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            current_leader: f_current_leader,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
                 0 => {
@@ -202,11 +208,17 @@ impl CurrentLeader {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.i32().map_err(|e| e.field("port"))?;
+        let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.i32().map_err(|e| e.field("port"))?;
+        let mut this = Self {
+            leader_id: f_leader_id,
+            leader_epoch: f_leader_epoch,
+            host: f_host,
+            port: f_port,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

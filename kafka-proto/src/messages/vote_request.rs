@@ -105,16 +105,23 @@ impl VoteRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.cluster_id = d
+        let f_cluster_id = d
             .nullable_string(flexible)
             .map_err(|e| e.field("cluster_id"))?;
-        if version >= 1 {
-            this.voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
-        }
-        this.topics = d
+        let f_voter_id = if version >= 1 {
+            d.i32().map_err(|e| e.field("voter_id"))?
+        } else {
+            -1
+        };
+        let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            cluster_id: f_cluster_id,
+            voter_id: f_voter_id,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -218,11 +225,15 @@ impl TopicData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        this.partitions = d
+        let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_name: f_topic_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -356,19 +367,31 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.candidate_epoch = d.i32().map_err(|e| e.field("candidate_epoch"))?;
-        this.candidate_id = d.i32().map_err(|e| e.field("candidate_id"))?;
-        if version >= 1 {
-            this.candidate_directory_id =
-                d.uuid().map_err(|e| e.field("candidate_directory_id"))?;
-        }
-        if version >= 1 {
-            this.voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
-        }
-        this.last_offset_epoch = d.i32().map_err(|e| e.field("last_offset_epoch"))?;
-        this.last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_candidate_epoch = d.i32().map_err(|e| e.field("candidate_epoch"))?;
+        let f_candidate_id = d.i32().map_err(|e| e.field("candidate_id"))?;
+        let f_candidate_directory_id = if version >= 1 {
+            d.uuid().map_err(|e| e.field("candidate_directory_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_voter_directory_id = if version >= 1 {
+            d.uuid().map_err(|e| e.field("voter_directory_id"))?
+        } else {
+            Uuid::ZERO
+        };
+        let f_last_offset_epoch = d.i32().map_err(|e| e.field("last_offset_epoch"))?;
+        let f_last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            candidate_epoch: f_candidate_epoch,
+            candidate_id: f_candidate_id,
+            candidate_directory_id: f_candidate_directory_id,
+            voter_directory_id: f_voter_directory_id,
+            last_offset_epoch: f_last_offset_epoch,
+            last_offset: f_last_offset,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

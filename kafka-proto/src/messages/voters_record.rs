@@ -80,11 +80,15 @@ impl VotersRecord {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.version = d.i16().map_err(|e| e.field("version"))?;
-        this.voters = d
+        let f_version = d.i16().map_err(|e| e.field("version"))?;
+        let f_voters = d
             .array(flexible, |d| Voter::read(d, version))
             .map_err(|e| e.field("voters"))?;
+        let mut this = Self {
+            version: f_version,
+            voters: f_voters,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -198,14 +202,20 @@ impl Voter {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
-        this.voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
-        this.endpoints = d
+        let f_voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
+        let f_voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
+        let f_endpoints = d
             .array(flexible, |d| Endpoint::read(d, version))
             .map_err(|e| e.field("endpoints"))?;
-        this.k_raft_version_feature =
+        let f_k_raft_version_feature =
             KRaftVersionFeature::read(d, version).map_err(|e| e.field("k_raft_version_feature"))?;
+        let mut this = Self {
+            voter_id: f_voter_id,
+            voter_directory_id: f_voter_directory_id,
+            endpoints: f_endpoints,
+            k_raft_version_feature: f_k_raft_version_feature,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -307,10 +317,15 @@ impl Endpoint {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.host = d.string(flexible).map_err(|e| e.field("host"))?;
-        this.port = d.u16().map_err(|e| e.field("port"))?;
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
+        let f_port = d.u16().map_err(|e| e.field("port"))?;
+        let mut this = Self {
+            name: f_name,
+            host: f_host,
+            port: f_port,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -390,9 +405,13 @@ impl KRaftVersionFeature {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
-        this.max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
+        let f_min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
+        let f_max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
+        let mut this = Self {
+            min_supported_version: f_min_supported_version,
+            max_supported_version: f_max_supported_version,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

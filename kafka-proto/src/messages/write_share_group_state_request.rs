@@ -83,11 +83,15 @@ impl WriteShareGroupStateRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
-        this.topics = d
+        let f_group_id = d.string(flexible).map_err(|e| e.field("group_id"))?;
+        let f_topics = d
             .array(flexible, |d| WriteStateData::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            group_id: f_group_id,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -181,11 +185,15 @@ impl WriteStateData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        this.partitions = d
+        let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
+        let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            topic_id: f_topic_id,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -303,14 +311,21 @@ impl PartitionData {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.partition = d.i32().map_err(|e| e.field("partition"))?;
-        this.state_epoch = d.i32().map_err(|e| e.field("state_epoch"))?;
-        this.leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        this.start_offset = d.i64().map_err(|e| e.field("start_offset"))?;
-        this.state_batches = d
+        let f_partition = d.i32().map_err(|e| e.field("partition"))?;
+        let f_state_epoch = d.i32().map_err(|e| e.field("state_epoch"))?;
+        let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
+        let f_start_offset = d.i64().map_err(|e| e.field("start_offset"))?;
+        let f_state_batches = d
             .array(flexible, |d| StateBatch::read(d, version))
             .map_err(|e| e.field("state_batches"))?;
+        let mut this = Self {
+            partition: f_partition,
+            state_epoch: f_state_epoch,
+            leader_epoch: f_leader_epoch,
+            start_offset: f_start_offset,
+            state_batches: f_state_batches,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -415,11 +430,17 @@ impl StateBatch {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let mut this = Self::default();
-        this.first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
-        this.last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
-        this.delivery_state = d.i8().map_err(|e| e.field("delivery_state"))?;
-        this.delivery_count = d.i16().map_err(|e| e.field("delivery_count"))?;
+        let f_first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
+        let f_last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
+        let f_delivery_state = d.i8().map_err(|e| e.field("delivery_state"))?;
+        let f_delivery_count = d.i16().map_err(|e| e.field("delivery_count"))?;
+        let mut this = Self {
+            first_offset: f_first_offset,
+            last_offset: f_last_offset,
+            delivery_state: f_delivery_state,
+            delivery_count: f_delivery_count,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -72,10 +72,13 @@ impl WriteTxnMarkersRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.markers = d
+        let f_markers = d
             .array(flexible, |d| WritableTxnMarker::read(d, version))
             .map_err(|e| e.field("markers"))?;
+        let mut this = Self {
+            markers: f_markers,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -192,14 +195,21 @@ impl WritableTxnMarker {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        this.producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
-        this.transaction_result = d.bool().map_err(|e| e.field("transaction_result"))?;
-        this.topics = d
+        let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
+        let f_producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
+        let f_transaction_result = d.bool().map_err(|e| e.field("transaction_result"))?;
+        let f_topics = d
             .array(flexible, |d| WritableTxnMarkerTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        this.coordinator_epoch = d.i32().map_err(|e| e.field("coordinator_epoch"))?;
+        let f_coordinator_epoch = d.i32().map_err(|e| e.field("coordinator_epoch"))?;
+        let mut this = Self {
+            producer_id: f_producer_id,
+            producer_epoch: f_producer_epoch,
+            transaction_result: f_transaction_result,
+            topics: f_topics,
+            coordinator_epoch: f_coordinator_epoch,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -297,11 +307,15 @@ impl WritableTxnMarkerTopic {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partition_indexes = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partition_indexes = d
             .array(flexible, |d| d.i32())
             .map_err(|e| e.field("partition_indexes"))?;
+        let mut this = Self {
+            name: f_name,
+            partition_indexes: f_partition_indexes,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }

@@ -72,10 +72,13 @@ impl WriteTxnMarkersResponse {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.markers = d
+        let f_markers = d
             .array(flexible, |d| WritableTxnMarkerResult::read(d, version))
             .map_err(|e| e.field("markers"))?;
+        let mut this = Self {
+            markers: f_markers,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -168,11 +171,15 @@ impl WritableTxnMarkerResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
-        this.topics = d
+        let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
+        let f_topics = d
             .array(flexible, |d| WritableTxnMarkerTopicResult::read(d, version))
             .map_err(|e| e.field("topics"))?;
+        let mut this = Self {
+            producer_id: f_producer_id,
+            topics: f_topics,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -269,13 +276,17 @@ impl WritableTxnMarkerTopicResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.name = d.string(flexible).map_err(|e| e.field("name"))?;
-        this.partitions = d
+        let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
+        let f_partitions = d
             .array(flexible, |d| {
                 WritableTxnMarkerPartitionResult::read(d, version)
             })
             .map_err(|e| e.field("partitions"))?;
+        let mut this = Self {
+            name: f_name,
+            partitions: f_partitions,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
@@ -361,9 +372,13 @@ impl WritableTxnMarkerPartitionResult {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
-        let mut this = Self::default();
-        this.partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        this.error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
+        let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
+        let mut this = Self {
+            partition_index: f_partition_index,
+            error_code: f_error_code,
+            unknown_tagged_fields: Vec::new(),
+        };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
         }
