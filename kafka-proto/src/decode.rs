@@ -15,7 +15,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::types::{KStr, TaggedField, Uuid};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid};
 
 /// What went wrong while decoding.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -613,7 +613,7 @@ impl<'a> Decoder<'a> {
     #[inline]
     pub fn tagged_fields(
         &mut self,
-        unknown: &mut Vec<TaggedField>,
+        unknown: &mut TaggedFields,
         known: impl FnMut(u32, &mut Decoder<'_>) -> Result<bool, DecodeError>,
     ) -> Result<(), DecodeError> {
         // The common case: an empty section (a single 0 byte).
@@ -627,7 +627,7 @@ impl<'a> Decoder<'a> {
     #[inline(never)]
     fn tagged_fields_present(
         &mut self,
-        unknown: &mut Vec<TaggedField>,
+        unknown: &mut TaggedFields,
         mut known: impl FnMut(u32, &mut Decoder<'_>) -> Result<bool, DecodeError>,
     ) -> Result<(), DecodeError> {
         let count = self.uvarint()?;
@@ -788,7 +788,7 @@ mod tests {
         // Two fields: tag 0 (known, i16 = 7), tag 5 (unknown, 3 bytes).
         let b = dec(&[0x02, 0x00, 0x02, 0x00, 0x07, 0x05, 0x03, 1, 2, 3]);
         let mut d = Decoder::new(&b);
-        let mut unknown = Vec::new();
+        let mut unknown = TaggedFields::new();
         let mut seen = 0;
         d.tagged_fields(&mut unknown, |tag, sub| {
             if tag == 0 {
@@ -802,16 +802,16 @@ mod tests {
         assert_eq!(seen, 7);
         assert_eq!(
             unknown,
-            vec![TaggedField {
+            TaggedFields::from(vec![TaggedField {
                 tag: 5,
                 data: Bytes::from_static(&[1, 2, 3])
-            }]
+            }])
         );
         d.finish().unwrap();
         // A known field whose value is shorter than its declared size.
         let b = dec(&[0x01, 0x00, 0x03, 0x00, 0x07, 0x00]);
         let e = Decoder::new(&b)
-            .tagged_fields(&mut Vec::new(), |_, sub| sub.i16().map(|_| true))
+            .tagged_fields(&mut TaggedFields::new(), |_, sub| sub.i16().map(|_| true))
             .unwrap_err();
         assert!(matches!(
             e.kind(),

@@ -107,8 +107,8 @@ fn unknown_tagged_fields_survive_a_round_trip() {
     let req = ApiVersionsRequest::decode_all(&wire, 3).unwrap();
     assert_eq!(&*req.client_software_name, "k");
     assert_eq!(
-        req.unknown_tagged_fields,
-        vec![TaggedField {
+        req.unknown_tagged_fields.as_slice(),
+        [TaggedField {
             tag: 9,
             data: Bytes::from_static(&[0xaa, 0xbb, 0xcc])
         }]
@@ -122,7 +122,8 @@ fn unknown_tagged_fields_survive_a_round_trip() {
         unknown_tagged_fields: vec![TaggedField {
             tag: 4,
             data: Bytes::from_static(&[9]),
-        }],
+        }]
+        .into(),
         ..Default::default()
     };
     let b = resp.to_bytes(3).unwrap();

@@ -597,7 +597,7 @@ impl Ctx<'_> {
         }
         if any_flex {
             out.push_str("    /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.\n");
-            out.push_str("    pub unknown_tagged_fields: Vec<TaggedField>,\n");
+            out.push_str("    pub unknown_tagged_fields: TaggedFields,\n");
         }
         out.push_str("}\n\n");
         // Default.
@@ -609,7 +609,7 @@ impl Ctx<'_> {
             let _ = writeln!(out, "            {}: {},", x.ident, default_expr(x)?);
         }
         if any_flex {
-            out.push_str("            unknown_tagged_fields: Vec::new(),\n");
+            out.push_str("            unknown_tagged_fields: TaggedFields::new(),\n");
         }
         out.push_str("        }\n    }\n}\n\n");
 
@@ -805,7 +805,7 @@ impl Ctx<'_> {
             let _ = write!(out, "{}: f_{}, ", x.ident, x.ident.trim_start_matches("r#"));
         }
         if any_flex {
-            out.push_str("unknown_tagged_fields: Vec::new(),");
+            out.push_str("unknown_tagged_fields: TaggedFields::new(),");
         }
         out.push_str("};\n");
         if any_flex {
@@ -1056,7 +1056,7 @@ pub fn emit_module(spec: &Spec) -> Result<String, String> {
             format!(", deprecated {}", range_text(spec.deprecated.within(valid)))
         }
     );
-    out.push_str("#[allow(unused_imports)]\nuse bytes::Bytes;\n#[allow(unused_imports)]\nuse crate::decode::{DecodeError, Decoder};\n#[allow(unused_imports)]\nuse crate::encode::*;\n#[allow(unused_imports)]\nuse crate::types::{KStr, TaggedField, Uuid, VersionRange};\n\n");
+    out.push_str("#[allow(unused_imports)]\nuse bytes::Bytes;\n#[allow(unused_imports)]\nuse crate::decode::{DecodeError, Decoder};\n#[allow(unused_imports)]\nuse crate::encode::*;\n#[allow(unused_imports)]\nuse crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};\n\n");
     ctx.emit_struct(&mut out, &spec.name, &spec.fields, true)?;
     for (n, f) in &list {
         ctx.emit_struct(&mut out, n, f, false)?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -26,7 +26,7 @@ pub struct AddPartitionsToTxnRequest {
     /// `V3AndBelowTopics` ([]AddPartitionsToTxnTopic): versions 0-3.
     pub v3_and_below_topics: Vec<AddPartitionsToTxnTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AddPartitionsToTxnRequest {
@@ -37,7 +37,7 @@ impl Default for AddPartitionsToTxnRequest {
             v3_and_below_producer_id: 0,
             v3_and_below_producer_epoch: 0,
             v3_and_below_topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -197,7 +197,7 @@ impl AddPartitionsToTxnRequest {
             v3_and_below_producer_id: f_v3_and_below_producer_id,
             v3_and_below_producer_epoch: f_v3_and_below_producer_epoch,
             v3_and_below_topics: f_v3_and_below_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -258,7 +258,7 @@ pub struct AddPartitionsToTxnTransaction {
     /// `Topics` ([]AddPartitionsToTxnTopic): versions 4-5.
     pub topics: Vec<AddPartitionsToTxnTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AddPartitionsToTxnTransaction {
@@ -269,7 +269,7 @@ impl Default for AddPartitionsToTxnTransaction {
             producer_epoch: 0,
             verify_only: false,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -407,7 +407,7 @@ impl AddPartitionsToTxnTransaction {
             producer_epoch: f_producer_epoch,
             verify_only: f_verify_only,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -455,7 +455,7 @@ pub struct AddPartitionsToTxnTopic {
     /// `Partitions` ([]int32): versions 0-5.
     pub partitions: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AddPartitionsToTxnTopic {
@@ -463,7 +463,7 @@ impl Default for AddPartitionsToTxnTopic {
         AddPartitionsToTxnTopic {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -523,7 +523,7 @@ impl AddPartitionsToTxnTopic {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct AddPartitionsToTxnResponse {
     /// `ResultsByTopicV3AndBelow` ([]AddPartitionsToTxnTopicResult): versions 0-3.
     pub results_by_topic_v3_and_below: Vec<AddPartitionsToTxnTopicResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AddPartitionsToTxnResponse {
@@ -34,7 +34,7 @@ impl Default for AddPartitionsToTxnResponse {
             error_code: 0,
             results_by_transaction: Vec::new(),
             results_by_topic_v3_and_below: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -155,7 +155,7 @@ impl AddPartitionsToTxnResponse {
             error_code: f_error_code,
             results_by_transaction: f_results_by_transaction,
             results_by_topic_v3_and_below: f_results_by_topic_v3_and_below,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -205,7 +205,7 @@ pub struct AddPartitionsToTxnResult {
     /// `TopicResults` ([]AddPartitionsToTxnTopicResult): versions 4-5.
     pub topic_results: Vec<AddPartitionsToTxnTopicResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AddPartitionsToTxnResult {
@@ -213,7 +213,7 @@ impl Default for AddPartitionsToTxnResult {
         AddPartitionsToTxnResult {
             transactional_id: KStr::from_static(""),
             topic_results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -299,7 +299,7 @@ impl AddPartitionsToTxnResult {
         let mut this = Self {
             transactional_id: f_transactional_id,
             topic_results: f_topic_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -338,7 +338,7 @@ pub struct AddPartitionsToTxnTopicResult {
     /// `ResultsByPartition` ([]AddPartitionsToTxnPartitionResult): versions 0-5.
     pub results_by_partition: Vec<AddPartitionsToTxnPartitionResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AddPartitionsToTxnTopicResult {
@@ -346,7 +346,7 @@ impl Default for AddPartitionsToTxnTopicResult {
         AddPartitionsToTxnTopicResult {
             name: KStr::from_static(""),
             results_by_partition: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -411,7 +411,7 @@ impl AddPartitionsToTxnTopicResult {
         let mut this = Self {
             name: f_name,
             results_by_partition: f_results_by_partition,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -446,7 +446,7 @@ pub struct AddPartitionsToTxnPartitionResult {
     /// `PartitionErrorCode` (int16): versions 0-5.
     pub partition_error_code: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AddPartitionsToTxnPartitionResult {
@@ -454,7 +454,7 @@ impl Default for AddPartitionsToTxnPartitionResult {
         AddPartitionsToTxnPartitionResult {
             partition_index: 0,
             partition_error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -503,7 +503,7 @@ impl AddPartitionsToTxnPartitionResult {
         let mut this = Self {
             partition_index: f_partition_index,
             partition_error_code: f_partition_error_code,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct AllocateProducerIdsResponse {
     /// `ProducerIdLen` (int32): versions 0.
     pub producer_id_len: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AllocateProducerIdsResponse {
@@ -34,7 +34,7 @@ impl Default for AllocateProducerIdsResponse {
             error_code: 0,
             producer_id_start: 0,
             producer_id_len: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -97,7 +97,7 @@ impl AllocateProducerIdsResponse {
             error_code: f_error_code,
             producer_id_start: f_producer_id_start,
             producer_id_len: f_producer_id_len,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct AlterClientQuotasResponse {
     /// `Entries` ([]EntryData): versions 0-1.
     pub entries: Vec<EntryData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterClientQuotasResponse {
@@ -28,7 +28,7 @@ impl Default for AlterClientQuotasResponse {
         AlterClientQuotasResponse {
             throttle_time_ms: 0,
             entries: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl AlterClientQuotasResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             entries: f_entries,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -124,7 +124,7 @@ pub struct EntryData {
     /// `Entity` ([]EntityData): versions 0-1.
     pub entity: Vec<EntityData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntryData {
@@ -133,7 +133,7 @@ impl Default for EntryData {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
             entity: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -214,7 +214,7 @@ impl EntryData {
             error_code: f_error_code,
             error_message: f_error_message,
             entity: f_entity,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -254,7 +254,7 @@ pub struct EntityData {
     /// `EntityName` (string): versions 0-1, nullable in 0-1.
     pub entity_name: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntityData {
@@ -262,7 +262,7 @@ impl Default for EntityData {
         EntityData {
             entity_type: KStr::from_static(""),
             entity_name: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -329,7 +329,7 @@ impl EntityData {
         let mut this = Self {
             entity_type: f_entity_type,
             entity_name: f_entity_name,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct AlterConfigsRequest {
     /// `ValidateOnly` (bool): versions 0-2.
     pub validate_only: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterConfigsRequest {
@@ -28,7 +28,7 @@ impl Default for AlterConfigsRequest {
         AlterConfigsRequest {
             resources: Vec::new(),
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl AlterConfigsRequest {
         let mut this = Self {
             resources: f_resources,
             validate_only: f_validate_only,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -124,7 +124,7 @@ pub struct AlterConfigsResource {
     /// `Configs` ([]AlterableConfig): versions 0-2.
     pub configs: Vec<AlterableConfig>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterConfigsResource {
@@ -133,7 +133,7 @@ impl Default for AlterConfigsResource {
             resource_type: 0,
             resource_name: KStr::from_static(""),
             configs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -202,7 +202,7 @@ impl AlterConfigsResource {
             resource_type: f_resource_type,
             resource_name: f_resource_name,
             configs: f_configs,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -238,7 +238,7 @@ pub struct AlterableConfig {
     /// `Value` (string): versions 0-2, nullable in 0-2.
     pub value: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterableConfig {
@@ -246,7 +246,7 @@ impl Default for AlterableConfig {
         AlterableConfig {
             name: KStr::from_static(""),
             value: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -311,7 +311,7 @@ impl AlterableConfig {
         let mut this = Self {
             name: f_name,
             value: f_value,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct AlterConfigsResponse {
     /// `Responses` ([]AlterConfigsResourceResponse): versions 0-2.
     pub responses: Vec<AlterConfigsResourceResponse>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterConfigsResponse {
@@ -28,7 +28,7 @@ impl Default for AlterConfigsResponse {
         AlterConfigsResponse {
             throttle_time_ms: 0,
             responses: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl AlterConfigsResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             responses: f_responses,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -126,7 +126,7 @@ pub struct AlterConfigsResourceResponse {
     /// `ResourceName` (string): versions 0-2.
     pub resource_name: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterConfigsResourceResponse {
@@ -136,7 +136,7 @@ impl Default for AlterConfigsResourceResponse {
             error_message: Some(KStr::from_static("")),
             resource_type: 0,
             resource_name: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -217,7 +217,7 @@ impl AlterConfigsResourceResponse {
             error_message: f_error_message,
             resource_type: f_resource_type,
             resource_name: f_resource_name,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

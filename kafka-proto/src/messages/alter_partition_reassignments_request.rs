@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct AlterPartitionReassignmentsRequest {
     /// `Topics` ([]ReassignableTopic): versions 0.
     pub topics: Vec<ReassignableTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterPartitionReassignmentsRequest {
@@ -28,7 +28,7 @@ impl Default for AlterPartitionReassignmentsRequest {
         AlterPartitionReassignmentsRequest {
             timeout_ms: 60000,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl AlterPartitionReassignmentsRequest {
         let mut this = Self {
             timeout_ms: f_timeout_ms,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -122,7 +122,7 @@ pub struct ReassignableTopic {
     /// `Partitions` ([]ReassignablePartition): versions 0.
     pub partitions: Vec<ReassignablePartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ReassignableTopic {
@@ -130,7 +130,7 @@ impl Default for ReassignableTopic {
         ReassignableTopic {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -192,7 +192,7 @@ impl ReassignableTopic {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -227,7 +227,7 @@ pub struct ReassignablePartition {
     /// `Replicas` ([]int32): versions 0, nullable in 0, default `null`, entity `brokerId`.
     pub replicas: Option<Vec<i32>>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ReassignablePartition {
@@ -235,7 +235,7 @@ impl Default for ReassignablePartition {
         ReassignablePartition {
             partition_index: 0,
             replicas: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -302,7 +302,7 @@ impl ReassignablePartition {
         let mut this = Self {
             partition_index: f_partition_index,
             replicas: f_replicas,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -18,14 +18,14 @@ pub struct AlterReplicaLogDirsRequest {
     /// `Dirs` ([]AlterReplicaLogDir): versions 0-2.
     pub dirs: Vec<AlterReplicaLogDir>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterReplicaLogDirsRequest {
     fn default() -> Self {
         AlterReplicaLogDirsRequest {
             dirs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -76,7 +76,7 @@ impl AlterReplicaLogDirsRequest {
             .map_err(|e| e.field("dirs"))?;
         let mut this = Self {
             dirs: f_dirs,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -110,7 +110,7 @@ pub struct AlterReplicaLogDir {
     /// `Topics` ([]AlterReplicaLogDirTopic): versions 0-2.
     pub topics: Vec<AlterReplicaLogDirTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterReplicaLogDir {
@@ -118,7 +118,7 @@ impl Default for AlterReplicaLogDir {
         AlterReplicaLogDir {
             path: KStr::from_static(""),
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -180,7 +180,7 @@ impl AlterReplicaLogDir {
         let mut this = Self {
             path: f_path,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -215,7 +215,7 @@ pub struct AlterReplicaLogDirTopic {
     /// `Partitions` ([]int32): versions 0-2.
     pub partitions: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterReplicaLogDirTopic {
@@ -223,7 +223,7 @@ impl Default for AlterReplicaLogDirTopic {
         AlterReplicaLogDirTopic {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -283,7 +283,7 @@ impl AlterReplicaLogDirTopic {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct AlterReplicaLogDirsResponse {
     /// `Results` ([]AlterReplicaLogDirTopicResult): versions 0-2.
     pub results: Vec<AlterReplicaLogDirTopicResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterReplicaLogDirsResponse {
@@ -28,7 +28,7 @@ impl Default for AlterReplicaLogDirsResponse {
         AlterReplicaLogDirsResponse {
             throttle_time_ms: 0,
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -89,7 +89,7 @@ impl AlterReplicaLogDirsResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             results: f_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -124,7 +124,7 @@ pub struct AlterReplicaLogDirTopicResult {
     /// `Partitions` ([]AlterReplicaLogDirPartitionResult): versions 0-2.
     pub partitions: Vec<AlterReplicaLogDirPartitionResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterReplicaLogDirTopicResult {
@@ -132,7 +132,7 @@ impl Default for AlterReplicaLogDirTopicResult {
         AlterReplicaLogDirTopicResult {
             topic_name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -196,7 +196,7 @@ impl AlterReplicaLogDirTopicResult {
         let mut this = Self {
             topic_name: f_topic_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -231,7 +231,7 @@ pub struct AlterReplicaLogDirPartitionResult {
     /// `ErrorCode` (int16): versions 0-2.
     pub error_code: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterReplicaLogDirPartitionResult {
@@ -239,7 +239,7 @@ impl Default for AlterReplicaLogDirPartitionResult {
         AlterReplicaLogDirPartitionResult {
             partition_index: 0,
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -288,7 +288,7 @@ impl AlterReplicaLogDirPartitionResult {
         let mut this = Self {
             partition_index: f_partition_index,
             error_code: f_error_code,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct AlterUserScramCredentialsRequest {
     /// `Upsertions` ([]ScramCredentialUpsertion): versions 0.
     pub upsertions: Vec<ScramCredentialUpsertion>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterUserScramCredentialsRequest {
@@ -28,7 +28,7 @@ impl Default for AlterUserScramCredentialsRequest {
         AlterUserScramCredentialsRequest {
             deletions: Vec::new(),
             upsertions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -97,7 +97,7 @@ impl AlterUserScramCredentialsRequest {
         let mut this = Self {
             deletions: f_deletions,
             upsertions: f_upsertions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -139,7 +139,7 @@ pub struct ScramCredentialDeletion {
     /// `Mechanism` (int8): versions 0.
     pub mechanism: i8,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ScramCredentialDeletion {
@@ -147,7 +147,7 @@ impl Default for ScramCredentialDeletion {
         ScramCredentialDeletion {
             name: KStr::from_static(""),
             mechanism: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -199,7 +199,7 @@ impl ScramCredentialDeletion {
         let mut this = Self {
             name: f_name,
             mechanism: f_mechanism,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -233,7 +233,7 @@ pub struct ScramCredentialUpsertion {
     /// `SaltedPassword` (bytes): versions 0, zero-copy.
     pub salted_password: Bytes,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ScramCredentialUpsertion {
@@ -244,7 +244,7 @@ impl Default for ScramCredentialUpsertion {
             iterations: 0,
             salt: Bytes::new(),
             salted_password: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -323,7 +323,7 @@ impl ScramCredentialUpsertion {
             iterations: f_iterations,
             salt: f_salt,
             salted_password: f_salted_password,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

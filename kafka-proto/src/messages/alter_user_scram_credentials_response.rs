@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct AlterUserScramCredentialsResponse {
     /// `Results` ([]AlterUserScramCredentialsResult): versions 0.
     pub results: Vec<AlterUserScramCredentialsResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterUserScramCredentialsResponse {
@@ -28,7 +28,7 @@ impl Default for AlterUserScramCredentialsResponse {
         AlterUserScramCredentialsResponse {
             throttle_time_ms: 0,
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -89,7 +89,7 @@ impl AlterUserScramCredentialsResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             results: f_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -126,7 +126,7 @@ pub struct AlterUserScramCredentialsResult {
     /// `ErrorMessage` (string): versions 0, nullable in 0.
     pub error_message: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterUserScramCredentialsResult {
@@ -135,7 +135,7 @@ impl Default for AlterUserScramCredentialsResult {
             user: KStr::from_static(""),
             error_code: 0,
             error_message: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -209,7 +209,7 @@ impl AlterUserScramCredentialsResult {
             user: f_user,
             error_code: f_error_code,
             error_message: f_error_message,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

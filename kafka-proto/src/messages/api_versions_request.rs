@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct ApiVersionsRequest {
     /// `ClientSoftwareVersion` (string): versions 3-4, ignorable.
     pub client_software_version: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ApiVersionsRequest {
@@ -28,7 +28,7 @@ impl Default for ApiVersionsRequest {
         ApiVersionsRequest {
             client_software_name: KStr::from_static(""),
             client_software_version: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -101,7 +101,7 @@ impl ApiVersionsRequest {
         let mut this = Self {
             client_software_name: f_client_software_name,
             client_software_version: f_client_software_version,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -30,7 +30,7 @@ pub struct ApiVersionsResponse {
     /// `ZkMigrationReady` (bool): versions 3-4, tagged (tag 3) in 3-4, default `false`, ignorable.
     pub zk_migration_ready: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ApiVersionsResponse {
@@ -43,7 +43,7 @@ impl Default for ApiVersionsResponse {
             finalized_features_epoch: -1,
             finalized_features: Vec::new(),
             zk_migration_ready: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -219,7 +219,7 @@ impl ApiVersionsResponse {
             finalized_features_epoch: f_finalized_features_epoch,
             finalized_features: f_finalized_features,
             zk_migration_ready: f_zk_migration_ready,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -309,7 +309,7 @@ pub struct ApiVersion {
     /// `MaxVersion` (int16): versions 0-4.
     pub max_version: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ApiVersion {
@@ -318,7 +318,7 @@ impl Default for ApiVersion {
             api_key: 0,
             min_version: 0,
             max_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -374,7 +374,7 @@ impl ApiVersion {
             api_key: f_api_key,
             min_version: f_min_version,
             max_version: f_max_version,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -405,7 +405,7 @@ pub struct SupportedFeatureKey {
     /// `MaxVersion` (int16): versions 3-4.
     pub max_version: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SupportedFeatureKey {
@@ -414,7 +414,7 @@ impl Default for SupportedFeatureKey {
             name: KStr::from_static(""),
             min_version: 0,
             max_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -506,7 +506,7 @@ impl SupportedFeatureKey {
             name: f_name,
             min_version: f_min_version,
             max_version: f_max_version,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -543,7 +543,7 @@ pub struct FinalizedFeatureKey {
     /// `MinVersionLevel` (int16): versions 3-4.
     pub min_version_level: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FinalizedFeatureKey {
@@ -552,7 +552,7 @@ impl Default for FinalizedFeatureKey {
             name: KStr::from_static(""),
             max_version_level: 0,
             min_version_level: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -644,7 +644,7 @@ impl FinalizedFeatureKey {
             name: f_name,
             max_version_level: f_max_version_level,
             min_version_level: f_min_version_level,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

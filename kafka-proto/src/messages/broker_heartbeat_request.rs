@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -28,7 +28,7 @@ pub struct BrokerHeartbeatRequest {
     /// `OfflineLogDirs` ([]uuid): versions 1, tagged (tag 0) in 1.
     pub offline_log_dirs: Vec<Uuid>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for BrokerHeartbeatRequest {
@@ -40,7 +40,7 @@ impl Default for BrokerHeartbeatRequest {
             want_fence: false,
             want_shut_down: false,
             offline_log_dirs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -141,7 +141,7 @@ impl BrokerHeartbeatRequest {
             want_fence: f_want_fence,
             want_shut_down: f_want_shut_down,
             offline_log_dirs: f_offline_log_dirs,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {

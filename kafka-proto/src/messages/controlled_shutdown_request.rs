@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct ControlledShutdownRequest {
     /// `BrokerEpoch` (int64): versions 2-3, default `-1`, ignorable.
     pub broker_epoch: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ControlledShutdownRequest {
@@ -28,7 +28,7 @@ impl Default for ControlledShutdownRequest {
         ControlledShutdownRequest {
             broker_id: 0,
             broker_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -85,7 +85,7 @@ impl ControlledShutdownRequest {
         let mut this = Self {
             broker_id: f_broker_id,
             broker_epoch: f_broker_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

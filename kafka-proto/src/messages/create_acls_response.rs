@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct CreateAclsResponse {
     /// `Results` ([]AclCreationResult): versions 0-3.
     pub results: Vec<AclCreationResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreateAclsResponse {
@@ -28,7 +28,7 @@ impl Default for CreateAclsResponse {
         CreateAclsResponse {
             throttle_time_ms: 0,
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl CreateAclsResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             results: f_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -122,7 +122,7 @@ pub struct AclCreationResult {
     /// `ErrorMessage` (string): versions 0-3, nullable in 0-3.
     pub error_message: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AclCreationResult {
@@ -130,7 +130,7 @@ impl Default for AclCreationResult {
         AclCreationResult {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -194,7 +194,7 @@ impl AclCreationResult {
         let mut this = Self {
             error_code: f_error_code,
             error_message: f_error_message,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct CreateDelegationTokenRequest {
     /// `MaxLifetimeMs` (int64): versions 0-3.
     pub max_lifetime_ms: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreateDelegationTokenRequest {
@@ -34,7 +34,7 @@ impl Default for CreateDelegationTokenRequest {
             owner_principal_name: Some(KStr::from_static("")),
             renewers: Vec::new(),
             max_lifetime_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -191,7 +191,7 @@ impl CreateDelegationTokenRequest {
             owner_principal_name: f_owner_principal_name,
             renewers: f_renewers,
             max_lifetime_ms: f_max_lifetime_ms,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -240,7 +240,7 @@ pub struct CreatableRenewers {
     /// `PrincipalName` (string): versions 0-3.
     pub principal_name: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatableRenewers {
@@ -248,7 +248,7 @@ impl Default for CreatableRenewers {
         CreatableRenewers {
             principal_type: KStr::from_static(""),
             principal_name: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -303,7 +303,7 @@ impl CreatableRenewers {
         let mut this = Self {
             principal_type: f_principal_type,
             principal_name: f_principal_name,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

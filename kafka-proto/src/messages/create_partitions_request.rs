@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct CreatePartitionsRequest {
     /// `ValidateOnly` (bool): versions 0-3.
     pub validate_only: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatePartitionsRequest {
@@ -31,7 +31,7 @@ impl Default for CreatePartitionsRequest {
             topics: Vec::new(),
             timeout_ms: 0,
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -97,7 +97,7 @@ impl CreatePartitionsRequest {
             topics: f_topics,
             timeout_ms: f_timeout_ms,
             validate_only: f_validate_only,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -135,7 +135,7 @@ pub struct CreatePartitionsTopic {
     /// `Assignments` ([]CreatePartitionsAssignment): versions 0-3, nullable in 0-3.
     pub assignments: Option<Vec<CreatePartitionsAssignment>>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatePartitionsTopic {
@@ -144,7 +144,7 @@ impl Default for CreatePartitionsTopic {
             name: KStr::from_static(""),
             count: 0,
             assignments: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -226,7 +226,7 @@ impl CreatePartitionsTopic {
             name: f_name,
             count: f_count,
             assignments: f_assignments,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -264,14 +264,14 @@ pub struct CreatePartitionsAssignment {
     /// `BrokerIds` ([]int32): versions 0-3, entity `brokerId`.
     pub broker_ids: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatePartitionsAssignment {
     fn default() -> Self {
         CreatePartitionsAssignment {
             broker_ids: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -321,7 +321,7 @@ impl CreatePartitionsAssignment {
             .map_err(|e| e.field("broker_ids"))?;
         let mut this = Self {
             broker_ids: f_broker_ids,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct CreatePartitionsResponse {
     /// `Results` ([]CreatePartitionsTopicResult): versions 0-3.
     pub results: Vec<CreatePartitionsTopicResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatePartitionsResponse {
@@ -28,7 +28,7 @@ impl Default for CreatePartitionsResponse {
         CreatePartitionsResponse {
             throttle_time_ms: 0,
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl CreatePartitionsResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             results: f_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -124,7 +124,7 @@ pub struct CreatePartitionsTopicResult {
     /// `ErrorMessage` (string): versions 0-3, nullable in 0-3, default `null`.
     pub error_message: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatePartitionsTopicResult {
@@ -133,7 +133,7 @@ impl Default for CreatePartitionsTopicResult {
             name: KStr::from_static(""),
             error_code: 0,
             error_message: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -207,7 +207,7 @@ impl CreatePartitionsTopicResult {
             name: f_name,
             error_code: f_error_code,
             error_message: f_error_message,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

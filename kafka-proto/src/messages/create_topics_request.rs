@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct CreateTopicsRequest {
     /// `validateOnly` (bool): versions 1-7, default `false`.
     pub validate_only: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreateTopicsRequest {
@@ -31,7 +31,7 @@ impl Default for CreateTopicsRequest {
             topics: Vec::new(),
             timeout_ms: 60000,
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -108,7 +108,7 @@ impl CreateTopicsRequest {
             topics: f_topics,
             timeout_ms: f_timeout_ms,
             validate_only: f_validate_only,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -152,7 +152,7 @@ pub struct CreatableTopic {
     /// `Configs` ([]CreatableTopicConfig): versions 0-7.
     pub configs: Vec<CreatableTopicConfig>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatableTopic {
@@ -163,7 +163,7 @@ impl Default for CreatableTopic {
             replication_factor: 0,
             assignments: Vec::new(),
             configs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -256,7 +256,7 @@ impl CreatableTopic {
             replication_factor: f_replication_factor,
             assignments: f_assignments,
             configs: f_configs,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -301,7 +301,7 @@ pub struct CreatableReplicaAssignment {
     /// `BrokerIds` ([]int32): versions 0-7, entity `brokerId`.
     pub broker_ids: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatableReplicaAssignment {
@@ -309,7 +309,7 @@ impl Default for CreatableReplicaAssignment {
         CreatableReplicaAssignment {
             partition_index: 0,
             broker_ids: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -366,7 +366,7 @@ impl CreatableReplicaAssignment {
         let mut this = Self {
             partition_index: f_partition_index,
             broker_ids: f_broker_ids,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -394,7 +394,7 @@ pub struct CreatableTopicConfig {
     /// `Value` (string): versions 0-7, nullable in 0-7.
     pub value: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CreatableTopicConfig {
@@ -402,7 +402,7 @@ impl Default for CreatableTopicConfig {
         CreatableTopicConfig {
             name: KStr::from_static(""),
             value: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -467,7 +467,7 @@ impl CreatableTopicConfig {
         let mut this = Self {
             name: f_name,
             value: f_value,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

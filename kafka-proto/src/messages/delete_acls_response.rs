@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct DeleteAclsResponse {
     /// `FilterResults` ([]DeleteAclsFilterResult): versions 0-3.
     pub filter_results: Vec<DeleteAclsFilterResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DeleteAclsResponse {
@@ -28,7 +28,7 @@ impl Default for DeleteAclsResponse {
         DeleteAclsResponse {
             throttle_time_ms: 0,
             filter_results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl DeleteAclsResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             filter_results: f_filter_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -124,7 +124,7 @@ pub struct DeleteAclsFilterResult {
     /// `MatchingAcls` ([]DeleteAclsMatchingAcl): versions 0-3.
     pub matching_acls: Vec<DeleteAclsMatchingAcl>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DeleteAclsFilterResult {
@@ -133,7 +133,7 @@ impl Default for DeleteAclsFilterResult {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
             matching_acls: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -214,7 +214,7 @@ impl DeleteAclsFilterResult {
             error_code: f_error_code,
             error_message: f_error_message,
             matching_acls: f_matching_acls,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -268,7 +268,7 @@ pub struct DeleteAclsMatchingAcl {
     /// `PermissionType` (int8): versions 0-3.
     pub permission_type: i8,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DeleteAclsMatchingAcl {
@@ -283,7 +283,7 @@ impl Default for DeleteAclsMatchingAcl {
             host: KStr::from_static(""),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -416,7 +416,7 @@ impl DeleteAclsMatchingAcl {
             host: f_host,
             operation: f_operation,
             permission_type: f_permission_type,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

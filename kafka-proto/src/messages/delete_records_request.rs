@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct DeleteRecordsRequest {
     /// `TimeoutMs` (int32): versions 0-2.
     pub timeout_ms: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DeleteRecordsRequest {
@@ -28,7 +28,7 @@ impl Default for DeleteRecordsRequest {
         DeleteRecordsRequest {
             topics: Vec::new(),
             timeout_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl DeleteRecordsRequest {
         let mut this = Self {
             topics: f_topics,
             timeout_ms: f_timeout_ms,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -122,7 +122,7 @@ pub struct DeleteRecordsTopic {
     /// `Partitions` ([]DeleteRecordsPartition): versions 0-2.
     pub partitions: Vec<DeleteRecordsPartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DeleteRecordsTopic {
@@ -130,7 +130,7 @@ impl Default for DeleteRecordsTopic {
         DeleteRecordsTopic {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -192,7 +192,7 @@ impl DeleteRecordsTopic {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -227,7 +227,7 @@ pub struct DeleteRecordsPartition {
     /// `Offset` (int64): versions 0-2.
     pub offset: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DeleteRecordsPartition {
@@ -235,7 +235,7 @@ impl Default for DeleteRecordsPartition {
         DeleteRecordsPartition {
             partition_index: 0,
             offset: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -284,7 +284,7 @@ impl DeleteRecordsPartition {
         let mut this = Self {
             partition_index: f_partition_index,
             offset: f_offset,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct DescribeAclsResponse {
     /// `Resources` ([]DescribeAclsResource): versions 0-3.
     pub resources: Vec<DescribeAclsResource>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeAclsResponse {
@@ -34,7 +34,7 @@ impl Default for DescribeAclsResponse {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
             resources: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -122,7 +122,7 @@ impl DescribeAclsResponse {
             error_code: f_error_code,
             error_message: f_error_message,
             resources: f_resources,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -167,7 +167,7 @@ pub struct DescribeAclsResource {
     /// `Acls` ([]AclDescription): versions 0-3.
     pub acls: Vec<AclDescription>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeAclsResource {
@@ -177,7 +177,7 @@ impl Default for DescribeAclsResource {
             resource_name: KStr::from_static(""),
             pattern_type: 3,
             acls: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -263,7 +263,7 @@ impl DescribeAclsResource {
             resource_name: f_resource_name,
             pattern_type: f_pattern_type,
             acls: f_acls,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -306,7 +306,7 @@ pub struct AclDescription {
     /// `PermissionType` (int8): versions 0-3.
     pub permission_type: i8,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AclDescription {
@@ -316,7 +316,7 @@ impl Default for AclDescription {
             host: KStr::from_static(""),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -385,7 +385,7 @@ impl AclDescription {
             host: f_host,
             operation: f_operation,
             permission_type: f_permission_type,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct DescribeClientQuotasResponse {
     /// `Entries` ([]EntryData): versions 0-1, nullable in 0-1.
     pub entries: Option<Vec<EntryData>>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeClientQuotasResponse {
@@ -34,7 +34,7 @@ impl Default for DescribeClientQuotasResponse {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
             entries: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -134,7 +134,7 @@ impl DescribeClientQuotasResponse {
             error_code: f_error_code,
             error_message: f_error_message,
             entries: f_entries,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -179,7 +179,7 @@ pub struct EntryData {
     /// `Values` ([]ValueData): versions 0-1.
     pub values: Vec<ValueData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntryData {
@@ -187,7 +187,7 @@ impl Default for EntryData {
         EntryData {
             entity: Vec::new(),
             values: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -256,7 +256,7 @@ impl EntryData {
         let mut this = Self {
             entity: f_entity,
             values: f_values,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -298,7 +298,7 @@ pub struct EntityData {
     /// `EntityName` (string): versions 0-1, nullable in 0-1.
     pub entity_name: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EntityData {
@@ -306,7 +306,7 @@ impl Default for EntityData {
         EntityData {
             entity_type: KStr::from_static(""),
             entity_name: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -373,7 +373,7 @@ impl EntityData {
         let mut this = Self {
             entity_type: f_entity_type,
             entity_name: f_entity_name,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -405,7 +405,7 @@ pub struct ValueData {
     /// `Value` (float64): versions 0-1.
     pub value: f64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ValueData {
@@ -413,7 +413,7 @@ impl Default for ValueData {
         ValueData {
             key: KStr::from_static(""),
             value: 0.0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -465,7 +465,7 @@ impl ValueData {
         let mut this = Self {
             key: f_key,
             value: f_value,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

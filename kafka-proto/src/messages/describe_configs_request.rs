@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct DescribeConfigsRequest {
     /// `IncludeDocumentation` (bool): versions 3-4, default `false`.
     pub include_documentation: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeConfigsRequest {
@@ -31,7 +31,7 @@ impl Default for DescribeConfigsRequest {
             resources: Vec::new(),
             include_synonyms: false,
             include_documentation: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -119,7 +119,7 @@ impl DescribeConfigsRequest {
             resources: f_resources,
             include_synonyms: f_include_synonyms,
             include_documentation: f_include_documentation,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -161,7 +161,7 @@ pub struct DescribeConfigsResource {
     /// `ConfigurationKeys` ([]string): versions 0-4, nullable in 0-4.
     pub configuration_keys: Option<Vec<KStr>>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeConfigsResource {
@@ -170,7 +170,7 @@ impl Default for DescribeConfigsResource {
             resource_type: 0,
             resource_name: KStr::from_static(""),
             configuration_keys: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -254,7 +254,7 @@ impl DescribeConfigsResource {
             resource_type: f_resource_type,
             resource_name: f_resource_name,
             configuration_keys: f_configuration_keys,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct DescribeConfigsResponse {
     /// `Results` ([]DescribeConfigsResult): versions 0-4.
     pub results: Vec<DescribeConfigsResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeConfigsResponse {
@@ -28,7 +28,7 @@ impl Default for DescribeConfigsResponse {
         DescribeConfigsResponse {
             throttle_time_ms: 0,
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl DescribeConfigsResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             results: f_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -128,7 +128,7 @@ pub struct DescribeConfigsResult {
     /// `Configs` ([]DescribeConfigsResourceResult): versions 0-4.
     pub configs: Vec<DescribeConfigsResourceResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeConfigsResult {
@@ -139,7 +139,7 @@ impl Default for DescribeConfigsResult {
             resource_type: 0,
             resource_name: KStr::from_static(""),
             configs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -239,7 +239,7 @@ impl DescribeConfigsResult {
             resource_type: f_resource_type,
             resource_name: f_resource_name,
             configs: f_configs,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -295,7 +295,7 @@ pub struct DescribeConfigsResourceResult {
     /// `Documentation` (string): versions 3-4, nullable in 3-4, ignorable.
     pub documentation: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeConfigsResourceResult {
@@ -310,7 +310,7 @@ impl Default for DescribeConfigsResourceResult {
             synonyms: Vec::new(),
             config_type: 0,
             documentation: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -499,7 +499,7 @@ impl DescribeConfigsResourceResult {
             synonyms: f_synonyms,
             config_type: f_config_type,
             documentation: f_documentation,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -561,7 +561,7 @@ pub struct DescribeConfigsSynonym {
     /// `Source` (int8): versions 1-4.
     pub source: i8,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeConfigsSynonym {
@@ -570,7 +570,7 @@ impl Default for DescribeConfigsSynonym {
             name: KStr::from_static(""),
             value: Some(KStr::from_static("")),
             source: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -684,7 +684,7 @@ impl DescribeConfigsSynonym {
             name: f_name,
             value: f_value,
             source: f_source,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct DescribeDelegationTokenResponse {
     /// `ThrottleTimeMs` (int32): versions 0-3.
     pub throttle_time_ms: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeDelegationTokenResponse {
@@ -31,7 +31,7 @@ impl Default for DescribeDelegationTokenResponse {
             error_code: 0,
             tokens: Vec::new(),
             throttle_time_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -97,7 +97,7 @@ impl DescribeDelegationTokenResponse {
             error_code: f_error_code,
             tokens: f_tokens,
             throttle_time_ms: f_throttle_time_ms,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -149,7 +149,7 @@ pub struct DescribedDelegationToken {
     /// `Renewers` ([]DescribedDelegationTokenRenewer): versions 0-3.
     pub renewers: Vec<DescribedDelegationTokenRenewer>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribedDelegationToken {
@@ -165,7 +165,7 @@ impl Default for DescribedDelegationToken {
             token_id: KStr::from_static(""),
             hmac: Bytes::new(),
             renewers: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -332,7 +332,7 @@ impl DescribedDelegationToken {
             token_id: f_token_id,
             hmac: f_hmac,
             renewers: f_renewers,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -381,7 +381,7 @@ pub struct DescribedDelegationTokenRenewer {
     /// `PrincipalName` (string): versions 0-3.
     pub principal_name: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribedDelegationTokenRenewer {
@@ -389,7 +389,7 @@ impl Default for DescribedDelegationTokenRenewer {
         DescribedDelegationTokenRenewer {
             principal_type: KStr::from_static(""),
             principal_name: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -444,7 +444,7 @@ impl DescribedDelegationTokenRenewer {
         let mut this = Self {
             principal_type: f_principal_type,
             principal_name: f_principal_name,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

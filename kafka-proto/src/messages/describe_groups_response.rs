@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct DescribeGroupsResponse {
     /// `Groups` ([]DescribedGroup): versions 0-5.
     pub groups: Vec<DescribedGroup>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeGroupsResponse {
@@ -28,7 +28,7 @@ impl Default for DescribeGroupsResponse {
         DescribeGroupsResponse {
             throttle_time_ms: 0,
             groups: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -95,7 +95,7 @@ impl DescribeGroupsResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             groups: f_groups,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -142,7 +142,7 @@ pub struct DescribedGroup {
     /// `AuthorizedOperations` (int32): versions 3-5, default `-2147483648`.
     pub authorized_operations: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribedGroup {
@@ -155,7 +155,7 @@ impl Default for DescribedGroup {
             protocol_data: KStr::from_static(""),
             members: Vec::new(),
             authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -272,7 +272,7 @@ impl DescribedGroup {
             protocol_data: f_protocol_data,
             members: f_members,
             authorized_operations: f_authorized_operations,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -322,7 +322,7 @@ pub struct DescribedGroupMember {
     /// `MemberAssignment` (bytes): versions 0-5, zero-copy.
     pub member_assignment: Bytes,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribedGroupMember {
@@ -334,7 +334,7 @@ impl Default for DescribedGroupMember {
             client_host: KStr::from_static(""),
             member_metadata: Bytes::new(),
             member_assignment: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -462,7 +462,7 @@ impl DescribedGroupMember {
             client_host: f_client_host,
             member_metadata: f_member_metadata,
             member_assignment: f_member_assignment,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

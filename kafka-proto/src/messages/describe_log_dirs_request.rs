@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -18,14 +18,14 @@ pub struct DescribeLogDirsRequest {
     /// `Topics` ([]DescribableLogDirTopic): versions 0-4, nullable in 0-4.
     pub topics: Option<Vec<DescribableLogDirTopic>>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeLogDirsRequest {
     fn default() -> Self {
         DescribeLogDirsRequest {
             topics: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -89,7 +89,7 @@ impl DescribeLogDirsRequest {
             .map_err(|e| e.field("topics"))?;
         let mut this = Self {
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -127,7 +127,7 @@ pub struct DescribableLogDirTopic {
     /// `Partitions` ([]int32): versions 0-4.
     pub partitions: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribableLogDirTopic {
@@ -135,7 +135,7 @@ impl Default for DescribableLogDirTopic {
         DescribableLogDirTopic {
             topic: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -195,7 +195,7 @@ impl DescribableLogDirTopic {
         let mut this = Self {
             topic: f_topic,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

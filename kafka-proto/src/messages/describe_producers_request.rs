@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -18,14 +18,14 @@ pub struct DescribeProducersRequest {
     /// `Topics` ([]TopicRequest): versions 0.
     pub topics: Vec<TopicRequest>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeProducersRequest {
     fn default() -> Self {
         DescribeProducersRequest {
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -77,7 +77,7 @@ impl DescribeProducersRequest {
             .map_err(|e| e.field("topics"))?;
         let mut this = Self {
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -111,7 +111,7 @@ pub struct TopicRequest {
     /// `PartitionIndexes` ([]int32): versions 0.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicRequest {
@@ -119,7 +119,7 @@ impl Default for TopicRequest {
         TopicRequest {
             name: KStr::from_static(""),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -179,7 +179,7 @@ impl TopicRequest {
         let mut this = Self {
             name: f_name,
             partition_indexes: f_partition_indexes,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

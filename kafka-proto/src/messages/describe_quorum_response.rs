@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct DescribeQuorumResponse {
     /// `Nodes` ([]Node): versions 2.
     pub nodes: Vec<Node>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeQuorumResponse {
@@ -34,7 +34,7 @@ impl Default for DescribeQuorumResponse {
             error_message: Some(KStr::from_static("")),
             topics: Vec::new(),
             nodes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -157,7 +157,7 @@ impl DescribeQuorumResponse {
             error_message: f_error_message,
             topics: f_topics,
             nodes: f_nodes,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -209,7 +209,7 @@ pub struct TopicData {
     /// `Partitions` ([]PartitionData): versions 0-2.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicData {
@@ -217,7 +217,7 @@ impl Default for TopicData {
         TopicData {
             topic_name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -279,7 +279,7 @@ impl TopicData {
         let mut this = Self {
             topic_name: f_topic_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -326,7 +326,7 @@ pub struct PartitionData {
     /// `Observers` ([]ReplicaState): versions 0-2.
     pub observers: Vec<ReplicaState>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionData {
@@ -340,7 +340,7 @@ impl Default for PartitionData {
             high_watermark: 0,
             current_voters: Vec::new(),
             observers: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -482,7 +482,7 @@ impl PartitionData {
             high_watermark: f_high_watermark,
             current_voters: f_current_voters,
             observers: f_observers,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -536,7 +536,7 @@ pub struct Node {
     /// `Listeners` ([]Listener): versions 2.
     pub listeners: Vec<Listener>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Node {
@@ -544,7 +544,7 @@ impl Default for Node {
         Node {
             node_id: 0,
             listeners: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -624,7 +624,7 @@ impl Node {
         let mut this = Self {
             node_id: f_node_id,
             listeners: f_listeners,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -665,7 +665,7 @@ pub struct Listener {
     /// `Port` (uint16): versions 2.
     pub port: u16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Listener {
@@ -674,7 +674,7 @@ impl Default for Listener {
             name: KStr::from_static(""),
             host: KStr::from_static(""),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -769,7 +769,7 @@ impl Listener {
             name: f_name,
             host: f_host,
             port: f_port,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -810,7 +810,7 @@ pub struct ReplicaState {
     /// `LastCaughtUpTimestamp` (int64): versions 1-2, default `-1`, ignorable.
     pub last_caught_up_timestamp: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ReplicaState {
@@ -821,7 +821,7 @@ impl Default for ReplicaState {
             log_end_offset: 0,
             last_fetch_timestamp: -1,
             last_caught_up_timestamp: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -918,7 +918,7 @@ impl ReplicaState {
             log_end_offset: f_log_end_offset,
             last_fetch_timestamp: f_last_fetch_timestamp,
             last_caught_up_timestamp: f_last_caught_up_timestamp,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct DescribeTopicPartitionsRequest {
     /// `Cursor` (Cursor): versions 0, nullable in 0, default `null`.
     pub cursor: Option<Cursor>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeTopicPartitionsRequest {
@@ -31,7 +31,7 @@ impl Default for DescribeTopicPartitionsRequest {
             topics: Vec::new(),
             response_partition_limit: 2000,
             cursor: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -119,7 +119,7 @@ impl DescribeTopicPartitionsRequest {
             topics: f_topics,
             response_partition_limit: f_response_partition_limit,
             cursor: f_cursor,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -157,14 +157,14 @@ pub struct TopicRequest {
     /// `Name` (string): versions 0, entity `topicName`.
     pub name: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicRequest {
     fn default() -> Self {
         TopicRequest {
             name: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -209,7 +209,7 @@ impl TopicRequest {
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let mut this = Self {
             name: f_name,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -236,7 +236,7 @@ pub struct Cursor {
     /// `PartitionIndex` (int32): versions 0.
     pub partition_index: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Cursor {
@@ -244,7 +244,7 @@ impl Default for Cursor {
         Cursor {
             topic_name: KStr::from_static(""),
             partition_index: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -296,7 +296,7 @@ impl Cursor {
         let mut this = Self {
             topic_name: f_topic_name,
             partition_index: f_partition_index,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct DescribeTopicPartitionsResponse {
     /// `NextCursor` (Cursor): versions 0, nullable in 0, default `null`.
     pub next_cursor: Option<Cursor>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeTopicPartitionsResponse {
@@ -31,7 +31,7 @@ impl Default for DescribeTopicPartitionsResponse {
             throttle_time_ms: 0,
             topics: Vec::new(),
             next_cursor: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -120,7 +120,7 @@ impl DescribeTopicPartitionsResponse {
             throttle_time_ms: f_throttle_time_ms,
             topics: f_topics,
             next_cursor: f_next_cursor,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -170,7 +170,7 @@ pub struct DescribeTopicPartitionsResponseTopic {
     /// `TopicAuthorizedOperations` (int32): versions 0, default `-2147483648`.
     pub topic_authorized_operations: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeTopicPartitionsResponseTopic {
@@ -182,7 +182,7 @@ impl Default for DescribeTopicPartitionsResponseTopic {
             is_internal: false,
             partitions: Vec::new(),
             topic_authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -286,7 +286,7 @@ impl DescribeTopicPartitionsResponseTopic {
             is_internal: f_is_internal,
             partitions: f_partitions,
             topic_authorized_operations: f_topic_authorized_operations,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -345,7 +345,7 @@ pub struct DescribeTopicPartitionsResponsePartition {
     /// `OfflineReplicas` ([]int32): versions 0, ignorable, entity `brokerId`.
     pub offline_replicas: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeTopicPartitionsResponsePartition {
@@ -360,7 +360,7 @@ impl Default for DescribeTopicPartitionsResponsePartition {
             eligible_leader_replicas: None,
             last_known_elr: None,
             offline_replicas: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -521,7 +521,7 @@ impl DescribeTopicPartitionsResponsePartition {
             eligible_leader_replicas: f_eligible_leader_replicas,
             last_known_elr: f_last_known_elr,
             offline_replicas: f_offline_replicas,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -564,7 +564,7 @@ pub struct Cursor {
     /// `PartitionIndex` (int32): versions 0.
     pub partition_index: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Cursor {
@@ -572,7 +572,7 @@ impl Default for Cursor {
         Cursor {
             topic_name: KStr::from_static(""),
             partition_index: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -624,7 +624,7 @@ impl Cursor {
         let mut this = Self {
             topic_name: f_topic_name,
             partition_index: f_partition_index,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct DescribeUserScramCredentialsResponse {
     /// `Results` ([]DescribeUserScramCredentialsResult): versions 0.
     pub results: Vec<DescribeUserScramCredentialsResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeUserScramCredentialsResponse {
@@ -34,7 +34,7 @@ impl Default for DescribeUserScramCredentialsResponse {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -124,7 +124,7 @@ impl DescribeUserScramCredentialsResponse {
             error_code: f_error_code,
             error_message: f_error_message,
             results: f_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -169,7 +169,7 @@ pub struct DescribeUserScramCredentialsResult {
     /// `CredentialInfos` ([]CredentialInfo): versions 0.
     pub credential_infos: Vec<CredentialInfo>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribeUserScramCredentialsResult {
@@ -179,7 +179,7 @@ impl Default for DescribeUserScramCredentialsResult {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
             credential_infos: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -270,7 +270,7 @@ impl DescribeUserScramCredentialsResult {
             error_code: f_error_code,
             error_message: f_error_message,
             credential_infos: f_credential_infos,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -311,7 +311,7 @@ pub struct CredentialInfo {
     /// `Iterations` (int32): versions 0.
     pub iterations: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for CredentialInfo {
@@ -319,7 +319,7 @@ impl Default for CredentialInfo {
         CredentialInfo {
             mechanism: 0,
             iterations: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -368,7 +368,7 @@ impl CredentialInfo {
         let mut this = Self {
             mechanism: f_mechanism,
             iterations: f_iterations,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -40,7 +40,7 @@ pub struct FetchRequest {
     /// `RackId` (string): versions 11-17, default ``, ignorable.
     pub rack_id: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchRequest {
@@ -58,7 +58,7 @@ impl Default for FetchRequest {
             topics: Vec::new(),
             forgotten_topics_data: Vec::new(),
             rack_id: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -316,7 +316,7 @@ impl FetchRequest {
             topics: f_topics,
             forgotten_topics_data: f_forgotten_topics_data,
             rack_id: f_rack_id,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -406,7 +406,7 @@ pub struct ReplicaState {
     /// `ReplicaEpoch` (int64): versions 15-17, default `-1`.
     pub replica_epoch: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ReplicaState {
@@ -414,7 +414,7 @@ impl Default for ReplicaState {
         ReplicaState {
             replica_id: -1,
             replica_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -485,7 +485,7 @@ impl ReplicaState {
         let mut this = Self {
             replica_id: f_replica_id,
             replica_epoch: f_replica_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -519,7 +519,7 @@ pub struct FetchTopic {
     /// `Partitions` ([]FetchPartition): versions 0-17.
     pub partitions: Vec<FetchPartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchTopic {
@@ -528,7 +528,7 @@ impl Default for FetchTopic {
             topic: KStr::from_static(""),
             topic_id: Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -613,7 +613,7 @@ impl FetchTopic {
             topic: f_topic,
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -663,7 +663,7 @@ pub struct FetchPartition {
     /// `ReplicaDirectoryId` (uuid): versions 17, tagged (tag 0) in 17, ignorable.
     pub replica_directory_id: Uuid,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchPartition {
@@ -676,7 +676,7 @@ impl Default for FetchPartition {
             log_start_offset: -1,
             partition_max_bytes: 0,
             replica_directory_id: Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -799,7 +799,7 @@ impl FetchPartition {
             log_start_offset: f_log_start_offset,
             partition_max_bytes: f_partition_max_bytes,
             replica_directory_id: f_replica_directory_id,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -849,7 +849,7 @@ pub struct ForgottenTopic {
     /// `Partitions` ([]int32): versions 7-17.
     pub partitions: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ForgottenTopic {
@@ -858,7 +858,7 @@ impl Default for ForgottenTopic {
             topic: KStr::from_static(""),
             topic_id: Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -951,7 +951,7 @@ impl ForgottenTopic {
             topic: f_topic,
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

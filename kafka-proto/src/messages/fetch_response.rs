@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -26,7 +26,7 @@ pub struct FetchResponse {
     /// `NodeEndpoints` ([]NodeEndpoint): versions 16-17, tagged (tag 0) in 16-17.
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchResponse {
@@ -37,7 +37,7 @@ impl Default for FetchResponse {
             session_id: 0,
             responses: Vec::new(),
             node_endpoints: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -171,7 +171,7 @@ impl FetchResponse {
             session_id: f_session_id,
             responses: f_responses,
             node_endpoints: f_node_endpoints,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -234,7 +234,7 @@ pub struct FetchableTopicResponse {
     /// `Partitions` ([]PartitionData): versions 0-17.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchableTopicResponse {
@@ -243,7 +243,7 @@ impl Default for FetchableTopicResponse {
             topic: KStr::from_static(""),
             topic_id: Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -328,7 +328,7 @@ impl FetchableTopicResponse {
             topic: f_topic,
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -386,7 +386,7 @@ pub struct PartitionData {
     /// `Records` (records): versions 0-17, nullable in 0-17, zero-copy.
     pub records: Option<Bytes>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionData {
@@ -403,7 +403,7 @@ impl Default for PartitionData {
             aborted_transactions: Some(Vec::new()),
             preferred_read_replica: -1,
             records: Some(Bytes::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -656,7 +656,7 @@ impl PartitionData {
             aborted_transactions: f_aborted_transactions,
             preferred_read_replica: f_preferred_read_replica,
             records: f_records,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -739,7 +739,7 @@ pub struct EpochEndOffset {
     /// `EndOffset` (int64): versions 12-17, default `-1`.
     pub end_offset: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for EpochEndOffset {
@@ -747,7 +747,7 @@ impl Default for EpochEndOffset {
         EpochEndOffset {
             epoch: -1,
             end_offset: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -818,7 +818,7 @@ impl EpochEndOffset {
         let mut this = Self {
             epoch: f_epoch,
             end_offset: f_end_offset,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -850,7 +850,7 @@ pub struct LeaderIdAndEpoch {
     /// `LeaderEpoch` (int32): versions 12-17, default `-1`.
     pub leader_epoch: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderIdAndEpoch {
@@ -858,7 +858,7 @@ impl Default for LeaderIdAndEpoch {
         LeaderIdAndEpoch {
             leader_id: -1,
             leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -929,7 +929,7 @@ impl LeaderIdAndEpoch {
         let mut this = Self {
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -961,7 +961,7 @@ pub struct SnapshotId {
     /// `Epoch` (int32): versions 0-17, default `-1`.
     pub epoch: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SnapshotId {
@@ -969,7 +969,7 @@ impl Default for SnapshotId {
         SnapshotId {
             end_offset: -1,
             epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1018,7 +1018,7 @@ impl SnapshotId {
         let mut this = Self {
             end_offset: f_end_offset,
             epoch: f_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -1046,7 +1046,7 @@ pub struct AbortedTransaction {
     /// `FirstOffset` (int64): versions 4-17.
     pub first_offset: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AbortedTransaction {
@@ -1054,7 +1054,7 @@ impl Default for AbortedTransaction {
         AbortedTransaction {
             producer_id: 0,
             first_offset: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1125,7 +1125,7 @@ impl AbortedTransaction {
         let mut this = Self {
             producer_id: f_producer_id,
             first_offset: f_first_offset,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -1161,7 +1161,7 @@ pub struct NodeEndpoint {
     /// `Rack` (string): versions 16-17, nullable in 16-17, default `null`.
     pub rack: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -1171,7 +1171,7 @@ impl Default for NodeEndpoint {
             host: KStr::from_static(""),
             port: 0,
             rack: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -1303,7 +1303,7 @@ impl NodeEndpoint {
             host: f_host,
             port: f_port,
             rack: f_rack,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

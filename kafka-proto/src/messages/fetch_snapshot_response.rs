@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct FetchSnapshotResponse {
     /// `NodeEndpoints` ([]NodeEndpoint): versions 1, tagged (tag 0) in 1.
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FetchSnapshotResponse {
@@ -34,7 +34,7 @@ impl Default for FetchSnapshotResponse {
             error_code: 0,
             topics: Vec::new(),
             node_endpoints: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -134,7 +134,7 @@ impl FetchSnapshotResponse {
             error_code: f_error_code,
             topics: f_topics,
             node_endpoints: f_node_endpoints,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -188,7 +188,7 @@ pub struct TopicSnapshot {
     /// `Partitions` ([]PartitionSnapshot): versions 0-1.
     pub partitions: Vec<PartitionSnapshot>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicSnapshot {
@@ -196,7 +196,7 @@ impl Default for TopicSnapshot {
         TopicSnapshot {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -258,7 +258,7 @@ impl TopicSnapshot {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -303,7 +303,7 @@ pub struct PartitionSnapshot {
     /// `UnalignedRecords` (records): versions 0-1, zero-copy.
     pub unaligned_records: Bytes,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionSnapshot {
@@ -316,7 +316,7 @@ impl Default for PartitionSnapshot {
             size: 0,
             position: 0,
             unaligned_records: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -423,7 +423,7 @@ impl PartitionSnapshot {
             size: f_size,
             position: f_position,
             unaligned_records: f_unaligned_records,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -463,7 +463,7 @@ pub struct SnapshotId {
     /// `Epoch` (int32): versions 0-1.
     pub epoch: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SnapshotId {
@@ -471,7 +471,7 @@ impl Default for SnapshotId {
         SnapshotId {
             end_offset: 0,
             epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -520,7 +520,7 @@ impl SnapshotId {
         let mut this = Self {
             end_offset: f_end_offset,
             epoch: f_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -548,7 +548,7 @@ pub struct LeaderIdAndEpoch {
     /// `LeaderEpoch` (int32): versions 0-1.
     pub leader_epoch: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderIdAndEpoch {
@@ -556,7 +556,7 @@ impl Default for LeaderIdAndEpoch {
         LeaderIdAndEpoch {
             leader_id: 0,
             leader_epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -605,7 +605,7 @@ impl LeaderIdAndEpoch {
         let mut this = Self {
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -635,7 +635,7 @@ pub struct NodeEndpoint {
     /// `Port` (uint16): versions 1.
     pub port: u16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -644,7 +644,7 @@ impl Default for NodeEndpoint {
             node_id: 0,
             host: KStr::from_static(""),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -736,7 +736,7 @@ impl NodeEndpoint {
             node_id: f_node_id,
             host: f_host,
             port: f_port,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

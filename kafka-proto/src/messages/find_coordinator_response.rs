@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -30,7 +30,7 @@ pub struct FindCoordinatorResponse {
     /// `Coordinators` ([]Coordinator): versions 4-6.
     pub coordinators: Vec<Coordinator>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FindCoordinatorResponse {
@@ -43,7 +43,7 @@ impl Default for FindCoordinatorResponse {
             host: KStr::from_static(""),
             port: 0,
             coordinators: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -233,7 +233,7 @@ impl FindCoordinatorResponse {
             host: f_host,
             port: f_port,
             coordinators: f_coordinators,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -299,7 +299,7 @@ pub struct Coordinator {
     /// `ErrorMessage` (string): versions 4-6, nullable in 4-6, ignorable.
     pub error_message: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Coordinator {
@@ -311,7 +311,7 @@ impl Default for Coordinator {
             port: 0,
             error_code: 0,
             error_message: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -480,7 +480,7 @@ impl Coordinator {
             port: f_port,
             error_code: f_error_code,
             error_message: f_error_message,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

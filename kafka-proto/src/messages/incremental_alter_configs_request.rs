@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct IncrementalAlterConfigsRequest {
     /// `ValidateOnly` (bool): versions 0-1.
     pub validate_only: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for IncrementalAlterConfigsRequest {
@@ -28,7 +28,7 @@ impl Default for IncrementalAlterConfigsRequest {
         IncrementalAlterConfigsRequest {
             resources: Vec::new(),
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl IncrementalAlterConfigsRequest {
         let mut this = Self {
             resources: f_resources,
             validate_only: f_validate_only,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -124,7 +124,7 @@ pub struct AlterConfigsResource {
     /// `Configs` ([]AlterableConfig): versions 0-1.
     pub configs: Vec<AlterableConfig>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterConfigsResource {
@@ -133,7 +133,7 @@ impl Default for AlterConfigsResource {
             resource_type: 0,
             resource_name: KStr::from_static(""),
             configs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -202,7 +202,7 @@ impl AlterConfigsResource {
             resource_type: f_resource_type,
             resource_name: f_resource_name,
             configs: f_configs,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -240,7 +240,7 @@ pub struct AlterableConfig {
     /// `Value` (string): versions 0-1, nullable in 0-1.
     pub value: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AlterableConfig {
@@ -249,7 +249,7 @@ impl Default for AlterableConfig {
             name: KStr::from_static(""),
             config_operation: 0,
             value: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -321,7 +321,7 @@ impl AlterableConfig {
             name: f_name,
             config_operation: f_config_operation,
             value: f_value,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

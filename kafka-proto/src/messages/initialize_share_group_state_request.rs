@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct InitializeShareGroupStateRequest {
     /// `Topics` ([]InitializeStateData): versions 0.
     pub topics: Vec<InitializeStateData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for InitializeShareGroupStateRequest {
@@ -28,7 +28,7 @@ impl Default for InitializeShareGroupStateRequest {
         InitializeShareGroupStateRequest {
             group_id: KStr::from_static(""),
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -90,7 +90,7 @@ impl InitializeShareGroupStateRequest {
         let mut this = Self {
             group_id: f_group_id,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -125,7 +125,7 @@ pub struct InitializeStateData {
     /// `Partitions` ([]PartitionData): versions 0.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for InitializeStateData {
@@ -133,7 +133,7 @@ impl Default for InitializeStateData {
         InitializeStateData {
             topic_id: Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -192,7 +192,7 @@ impl InitializeStateData {
         let mut this = Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -229,7 +229,7 @@ pub struct PartitionData {
     /// `StartOffset` (int64): versions 0.
     pub start_offset: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionData {
@@ -238,7 +238,7 @@ impl Default for PartitionData {
             partition: 0,
             state_epoch: 0,
             start_offset: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -294,7 +294,7 @@ impl PartitionData {
             partition: f_partition,
             state_epoch: f_state_epoch,
             start_offset: f_start_offset,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

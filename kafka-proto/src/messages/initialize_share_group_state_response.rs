@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -18,14 +18,14 @@ pub struct InitializeShareGroupStateResponse {
     /// `Results` ([]InitializeStateResult): versions 0.
     pub results: Vec<InitializeStateResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for InitializeShareGroupStateResponse {
     fn default() -> Self {
         InitializeShareGroupStateResponse {
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -77,7 +77,7 @@ impl InitializeShareGroupStateResponse {
             .map_err(|e| e.field("results"))?;
         let mut this = Self {
             results: f_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -111,7 +111,7 @@ pub struct InitializeStateResult {
     /// `Partitions` ([]PartitionResult): versions 0.
     pub partitions: Vec<PartitionResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for InitializeStateResult {
@@ -119,7 +119,7 @@ impl Default for InitializeStateResult {
         InitializeStateResult {
             topic_id: Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -178,7 +178,7 @@ impl InitializeStateResult {
         let mut this = Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -215,7 +215,7 @@ pub struct PartitionResult {
     /// `ErrorMessage` (string): versions 0, nullable in 0, default `null`.
     pub error_message: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionResult {
@@ -224,7 +224,7 @@ impl Default for PartitionResult {
             partition: 0,
             error_code: 0,
             error_message: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -295,7 +295,7 @@ impl PartitionResult {
             partition: f_partition,
             error_code: f_error_code,
             error_message: f_error_message,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

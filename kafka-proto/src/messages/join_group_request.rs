@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -32,7 +32,7 @@ pub struct JoinGroupRequest {
     /// `Reason` (string): versions 8-9, nullable in 8-9, default `null`, ignorable.
     pub reason: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for JoinGroupRequest {
@@ -46,7 +46,7 @@ impl Default for JoinGroupRequest {
             protocol_type: KStr::from_static(""),
             protocols: Vec::new(),
             reason: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -232,7 +232,7 @@ impl JoinGroupRequest {
             protocol_type: f_protocol_type,
             protocols: f_protocols,
             reason: f_reason,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -287,7 +287,7 @@ pub struct JoinGroupRequestProtocol {
     /// `Metadata` (bytes): versions 0-9, zero-copy.
     pub metadata: Bytes,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for JoinGroupRequestProtocol {
@@ -295,7 +295,7 @@ impl Default for JoinGroupRequestProtocol {
         JoinGroupRequestProtocol {
             name: KStr::from_static(""),
             metadata: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -350,7 +350,7 @@ impl JoinGroupRequestProtocol {
         let mut this = Self {
             name: f_name,
             metadata: f_metadata,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -34,7 +34,7 @@ pub struct JoinGroupResponse {
     /// `Members` ([]JoinGroupResponseMember): versions 0-9.
     pub members: Vec<JoinGroupResponseMember>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for JoinGroupResponse {
@@ -49,7 +49,7 @@ impl Default for JoinGroupResponse {
             skip_assignment: false,
             member_id: KStr::from_static(""),
             members: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -236,7 +236,7 @@ impl JoinGroupResponse {
             skip_assignment: f_skip_assignment,
             member_id: f_member_id,
             members: f_members,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -294,7 +294,7 @@ pub struct JoinGroupResponseMember {
     /// `Metadata` (bytes): versions 0-9, zero-copy.
     pub metadata: Bytes,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for JoinGroupResponseMember {
@@ -303,7 +303,7 @@ impl Default for JoinGroupResponseMember {
             member_id: KStr::from_static(""),
             group_instance_id: None,
             metadata: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -399,7 +399,7 @@ impl JoinGroupResponseMember {
             member_id: f_member_id,
             group_instance_id: f_group_instance_id,
             metadata: f_metadata,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

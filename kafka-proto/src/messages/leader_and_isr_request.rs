@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -32,7 +32,7 @@ pub struct LeaderAndIsrRequest {
     /// `LiveLeaders` ([]LeaderAndIsrLiveLeader): versions 0-7.
     pub live_leaders: Vec<LeaderAndIsrLiveLeader>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrRequest {
@@ -46,7 +46,7 @@ impl Default for LeaderAndIsrRequest {
             ungrouped_partition_states: Vec::new(),
             topic_states: Vec::new(),
             live_leaders: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -221,7 +221,7 @@ impl LeaderAndIsrRequest {
             ungrouped_partition_states: f_ungrouped_partition_states,
             topic_states: f_topic_states,
             live_leaders: f_live_leaders,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -288,7 +288,7 @@ pub struct LeaderAndIsrTopicState {
     /// `PartitionStates` ([]LeaderAndIsrPartitionState): versions 2-7.
     pub partition_states: Vec<LeaderAndIsrPartitionState>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrTopicState {
@@ -297,7 +297,7 @@ impl Default for LeaderAndIsrTopicState {
             topic_name: KStr::from_static(""),
             topic_id: Uuid::ZERO,
             partition_states: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -396,7 +396,7 @@ impl LeaderAndIsrTopicState {
             topic_name: f_topic_name,
             topic_id: f_topic_id,
             partition_states: f_partition_states,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -440,7 +440,7 @@ pub struct LeaderAndIsrLiveLeader {
     /// `Port` (int32): versions 0-7.
     pub port: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrLiveLeader {
@@ -449,7 +449,7 @@ impl Default for LeaderAndIsrLiveLeader {
             broker_id: 0,
             host_name: KStr::from_static(""),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -508,7 +508,7 @@ impl LeaderAndIsrLiveLeader {
             broker_id: f_broker_id,
             host_name: f_host_name,
             port: f_port,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -557,7 +557,7 @@ pub struct LeaderAndIsrPartitionState {
     /// `LeaderRecoveryState` (int8): versions 6-7, default `0`.
     pub leader_recovery_state: i8,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrPartitionState {
@@ -575,7 +575,7 @@ impl Default for LeaderAndIsrPartitionState {
             removing_replicas: Vec::new(),
             is_new: false,
             leader_recovery_state: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -770,7 +770,7 @@ impl LeaderAndIsrPartitionState {
             removing_replicas: f_removing_replicas,
             is_new: f_is_new,
             leader_recovery_state: f_leader_recovery_state,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct LeaderAndIsrResponse {
     /// `Topics` ([]LeaderAndIsrTopicError): versions 5-7.
     pub topics: Vec<LeaderAndIsrTopicError>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrResponse {
@@ -31,7 +31,7 @@ impl Default for LeaderAndIsrResponse {
             error_code: 0,
             partition_errors: Vec::new(),
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -128,7 +128,7 @@ impl LeaderAndIsrResponse {
             error_code: f_error_code,
             partition_errors: f_partition_errors,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -175,7 +175,7 @@ pub struct LeaderAndIsrTopicError {
     /// `PartitionErrors` ([]LeaderAndIsrPartitionError): versions 5-7.
     pub partition_errors: Vec<LeaderAndIsrPartitionError>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrTopicError {
@@ -183,7 +183,7 @@ impl Default for LeaderAndIsrTopicError {
         LeaderAndIsrTopicError {
             topic_id: Uuid::ZERO,
             partition_errors: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -264,7 +264,7 @@ impl LeaderAndIsrTopicError {
         let mut this = Self {
             topic_id: f_topic_id,
             partition_errors: f_partition_errors,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -305,7 +305,7 @@ pub struct LeaderAndIsrPartitionError {
     /// `ErrorCode` (int16): versions 0-7.
     pub error_code: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderAndIsrPartitionError {
@@ -314,7 +314,7 @@ impl Default for LeaderAndIsrPartitionError {
             topic_name: KStr::from_static(""),
             partition_index: 0,
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -381,7 +381,7 @@ impl LeaderAndIsrPartitionError {
             topic_name: f_topic_name,
             partition_index: f_partition_index,
             error_code: f_error_code,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

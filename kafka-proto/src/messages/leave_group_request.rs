@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct LeaveGroupRequest {
     /// `Members` ([]MemberIdentity): versions 3-5.
     pub members: Vec<MemberIdentity>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaveGroupRequest {
@@ -31,7 +31,7 @@ impl Default for LeaveGroupRequest {
             group_id: KStr::from_static(""),
             member_id: KStr::from_static(""),
             members: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -124,7 +124,7 @@ impl LeaveGroupRequest {
             group_id: f_group_id,
             member_id: f_member_id,
             members: f_members,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -166,7 +166,7 @@ pub struct MemberIdentity {
     /// `Reason` (string): versions 5, nullable in 5, default `null`, ignorable.
     pub reason: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for MemberIdentity {
@@ -175,7 +175,7 @@ impl Default for MemberIdentity {
             member_id: KStr::from_static(""),
             group_instance_id: None,
             reason: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -313,7 +313,7 @@ impl MemberIdentity {
             member_id: f_member_id,
             group_instance_id: f_group_instance_id,
             reason: f_reason,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

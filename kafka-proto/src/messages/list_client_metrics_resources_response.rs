@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct ListClientMetricsResourcesResponse {
     /// `ClientMetricsResources` ([]ClientMetricsResource): versions 0.
     pub client_metrics_resources: Vec<ClientMetricsResource>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ListClientMetricsResourcesResponse {
@@ -31,7 +31,7 @@ impl Default for ListClientMetricsResourcesResponse {
             throttle_time_ms: 0,
             error_code: 0,
             client_metrics_resources: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -98,7 +98,7 @@ impl ListClientMetricsResourcesResponse {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             client_metrics_resources: f_client_metrics_resources,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -132,14 +132,14 @@ pub struct ClientMetricsResource {
     /// `Name` (string): versions 0.
     pub name: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ClientMetricsResource {
     fn default() -> Self {
         ClientMetricsResource {
             name: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -184,7 +184,7 @@ impl ClientMetricsResource {
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let mut this = Self {
             name: f_name,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

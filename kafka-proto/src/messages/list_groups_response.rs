@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct ListGroupsResponse {
     /// `Groups` ([]ListedGroup): versions 0-5.
     pub groups: Vec<ListedGroup>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ListGroupsResponse {
@@ -31,7 +31,7 @@ impl Default for ListGroupsResponse {
             throttle_time_ms: 0,
             error_code: 0,
             groups: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -105,7 +105,7 @@ impl ListGroupsResponse {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             groups: f_groups,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -147,7 +147,7 @@ pub struct ListedGroup {
     /// `GroupType` (string): versions 5, ignorable.
     pub group_type: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ListedGroup {
@@ -157,7 +157,7 @@ impl Default for ListedGroup {
             protocol_type: KStr::from_static(""),
             group_state: KStr::from_static(""),
             group_type: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -248,7 +248,7 @@ impl ListedGroup {
             protocol_type: f_protocol_type,
             group_state: f_group_state,
             group_type: f_group_type,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

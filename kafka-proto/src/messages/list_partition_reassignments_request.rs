@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct ListPartitionReassignmentsRequest {
     /// `Topics` ([]ListPartitionReassignmentsTopics): versions 0, nullable in 0, default `null`.
     pub topics: Option<Vec<ListPartitionReassignmentsTopics>>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ListPartitionReassignmentsRequest {
@@ -28,7 +28,7 @@ impl Default for ListPartitionReassignmentsRequest {
         ListPartitionReassignmentsRequest {
             timeout_ms: 60000,
             topics: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -101,7 +101,7 @@ impl ListPartitionReassignmentsRequest {
         let mut this = Self {
             timeout_ms: f_timeout_ms,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -140,7 +140,7 @@ pub struct ListPartitionReassignmentsTopics {
     /// `PartitionIndexes` ([]int32): versions 0.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ListPartitionReassignmentsTopics {
@@ -148,7 +148,7 @@ impl Default for ListPartitionReassignmentsTopics {
         ListPartitionReassignmentsTopics {
             name: KStr::from_static(""),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -208,7 +208,7 @@ impl ListPartitionReassignmentsTopics {
         let mut this = Self {
             name: f_name,
             partition_indexes: f_partition_indexes,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct ListPartitionReassignmentsResponse {
     /// `Topics` ([]OngoingTopicReassignment): versions 0.
     pub topics: Vec<OngoingTopicReassignment>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ListPartitionReassignmentsResponse {
@@ -34,7 +34,7 @@ impl Default for ListPartitionReassignmentsResponse {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -122,7 +122,7 @@ impl ListPartitionReassignmentsResponse {
             error_code: f_error_code,
             error_message: f_error_message,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -163,7 +163,7 @@ pub struct OngoingTopicReassignment {
     /// `Partitions` ([]OngoingPartitionReassignment): versions 0.
     pub partitions: Vec<OngoingPartitionReassignment>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OngoingTopicReassignment {
@@ -171,7 +171,7 @@ impl Default for OngoingTopicReassignment {
         OngoingTopicReassignment {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -233,7 +233,7 @@ impl OngoingTopicReassignment {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -272,7 +272,7 @@ pub struct OngoingPartitionReassignment {
     /// `RemovingReplicas` ([]int32): versions 0, entity `brokerId`.
     pub removing_replicas: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OngoingPartitionReassignment {
@@ -282,7 +282,7 @@ impl Default for OngoingPartitionReassignment {
             replicas: Vec::new(),
             adding_replicas: Vec::new(),
             removing_replicas: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -369,7 +369,7 @@ impl OngoingPartitionReassignment {
             replicas: f_replicas,
             adding_replicas: f_adding_replicas,
             removing_replicas: f_removing_replicas,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct ListTransactionsResponse {
     /// `TransactionStates` ([]TransactionState): versions 0-1.
     pub transaction_states: Vec<TransactionState>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ListTransactionsResponse {
@@ -34,7 +34,7 @@ impl Default for ListTransactionsResponse {
             error_code: 0,
             unknown_state_filters: Vec::new(),
             transaction_states: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -120,7 +120,7 @@ impl ListTransactionsResponse {
             error_code: f_error_code,
             unknown_state_filters: f_unknown_state_filters,
             transaction_states: f_transaction_states,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -166,7 +166,7 @@ pub struct TransactionState {
     /// `TransactionState` (string): versions 0-1.
     pub transaction_state: KStr,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TransactionState {
@@ -175,7 +175,7 @@ impl Default for TransactionState {
             transactional_id: KStr::from_static(""),
             producer_id: 0,
             transaction_state: KStr::from_static(""),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -241,7 +241,7 @@ impl TransactionState {
             transactional_id: f_transactional_id,
             producer_id: f_producer_id,
             transaction_state: f_transaction_state,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct MetadataRequest {
     /// `IncludeTopicAuthorizedOperations` (bool): versions 8-12.
     pub include_topic_authorized_operations: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for MetadataRequest {
@@ -34,7 +34,7 @@ impl Default for MetadataRequest {
             allow_auto_topic_creation: true,
             include_cluster_authorized_operations: false,
             include_topic_authorized_operations: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -171,7 +171,7 @@ impl MetadataRequest {
             allow_auto_topic_creation: f_allow_auto_topic_creation,
             include_cluster_authorized_operations: f_include_cluster_authorized_operations,
             include_topic_authorized_operations: f_include_topic_authorized_operations,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -218,7 +218,7 @@ pub struct MetadataRequestTopic {
     /// `Name` (string): versions 0-12, nullable in 10-12, entity `topicName`.
     pub name: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for MetadataRequestTopic {
@@ -226,7 +226,7 @@ impl Default for MetadataRequestTopic {
         MetadataRequestTopic {
             topic_id: Uuid::ZERO,
             name: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -305,7 +305,7 @@ impl MetadataRequestTopic {
         let mut this = Self {
             topic_id: f_topic_id,
             name: f_name,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -28,7 +28,7 @@ pub struct MetadataResponse {
     /// `ClusterAuthorizedOperations` (int32): versions 8-10, default `-2147483648`.
     pub cluster_authorized_operations: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for MetadataResponse {
@@ -40,7 +40,7 @@ impl Default for MetadataResponse {
             controller_id: -1,
             topics: Vec::new(),
             cluster_authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -201,7 +201,7 @@ impl MetadataResponse {
             controller_id: f_controller_id,
             topics: f_topics,
             cluster_authorized_operations: f_cluster_authorized_operations,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -263,7 +263,7 @@ pub struct MetadataResponseBroker {
     /// `Rack` (string): versions 1-12, nullable in 1-12, default `null`, ignorable.
     pub rack: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for MetadataResponseBroker {
@@ -273,7 +273,7 @@ impl Default for MetadataResponseBroker {
             host: KStr::from_static(""),
             port: 0,
             rack: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -369,7 +369,7 @@ impl MetadataResponseBroker {
             host: f_host,
             port: f_port,
             rack: f_rack,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -413,7 +413,7 @@ pub struct MetadataResponseTopic {
     /// `TopicAuthorizedOperations` (int32): versions 8-12, default `-2147483648`.
     pub topic_authorized_operations: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for MetadataResponseTopic {
@@ -425,7 +425,7 @@ impl Default for MetadataResponseTopic {
             is_internal: false,
             partitions: Vec::new(),
             topic_authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -565,7 +565,7 @@ impl MetadataResponseTopic {
             is_internal: f_is_internal,
             partitions: f_partitions,
             topic_authorized_operations: f_topic_authorized_operations,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -624,7 +624,7 @@ pub struct MetadataResponsePartition {
     /// `OfflineReplicas` ([]int32): versions 5-12, ignorable, entity `brokerId`.
     pub offline_replicas: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for MetadataResponsePartition {
@@ -637,7 +637,7 @@ impl Default for MetadataResponsePartition {
             replica_nodes: Vec::new(),
             isr_nodes: Vec::new(),
             offline_replicas: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -761,7 +761,7 @@ impl MetadataResponsePartition {
             replica_nodes: f_replica_nodes,
             isr_nodes: f_isr_nodes,
             offline_replicas: f_offline_replicas,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

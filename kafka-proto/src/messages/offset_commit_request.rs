@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -28,7 +28,7 @@ pub struct OffsetCommitRequest {
     /// `Topics` ([]OffsetCommitRequestTopic): versions 0-9.
     pub topics: Vec<OffsetCommitRequestTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetCommitRequest {
@@ -40,7 +40,7 @@ impl Default for OffsetCommitRequest {
             group_instance_id: None,
             retention_time_ms: -1,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -195,7 +195,7 @@ impl OffsetCommitRequest {
             group_instance_id: f_group_instance_id,
             retention_time_ms: f_retention_time_ms,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -246,7 +246,7 @@ pub struct OffsetCommitRequestTopic {
     /// `Partitions` ([]OffsetCommitRequestPartition): versions 0-9.
     pub partitions: Vec<OffsetCommitRequestPartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetCommitRequestTopic {
@@ -254,7 +254,7 @@ impl Default for OffsetCommitRequestTopic {
         OffsetCommitRequestTopic {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -316,7 +316,7 @@ impl OffsetCommitRequestTopic {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -357,7 +357,7 @@ pub struct OffsetCommitRequestPartition {
     /// `CommittedMetadata` (string): versions 0-9, nullable in 0-9.
     pub committed_metadata: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetCommitRequestPartition {
@@ -368,7 +368,7 @@ impl Default for OffsetCommitRequestPartition {
             committed_leader_epoch: -1,
             commit_timestamp: -1,
             committed_metadata: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -473,7 +473,7 @@ impl OffsetCommitRequestPartition {
             committed_leader_epoch: f_committed_leader_epoch,
             commit_timestamp: f_commit_timestamp,
             committed_metadata: f_committed_metadata,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct OffsetFetchRequest {
     /// `RequireStable` (bool): versions 7-9, default `false`.
     pub require_stable: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchRequest {
@@ -34,7 +34,7 @@ impl Default for OffsetFetchRequest {
             topics: Some(Vec::new()),
             groups: Vec::new(),
             require_stable: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -183,7 +183,7 @@ impl OffsetFetchRequest {
             topics: f_topics,
             groups: f_groups,
             require_stable: f_require_stable,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -239,7 +239,7 @@ pub struct OffsetFetchRequestTopic {
     /// `PartitionIndexes` ([]int32): versions 0-7.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchRequestTopic {
@@ -247,7 +247,7 @@ impl Default for OffsetFetchRequestTopic {
         OffsetFetchRequestTopic {
             name: KStr::from_static(""),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -329,7 +329,7 @@ impl OffsetFetchRequestTopic {
         let mut this = Self {
             name: f_name,
             partition_indexes: f_partition_indexes,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -365,7 +365,7 @@ pub struct OffsetFetchRequestGroup {
     /// `Topics` ([]OffsetFetchRequestTopics): versions 8-9, nullable in 8-9.
     pub topics: Option<Vec<OffsetFetchRequestTopics>>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchRequestGroup {
@@ -375,7 +375,7 @@ impl Default for OffsetFetchRequestGroup {
             member_id: None,
             member_epoch: -1,
             topics: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -532,7 +532,7 @@ impl OffsetFetchRequestGroup {
             member_id: f_member_id,
             member_epoch: f_member_epoch,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -585,7 +585,7 @@ pub struct OffsetFetchRequestTopics {
     /// `PartitionIndexes` ([]int32): versions 8-9.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchRequestTopics {
@@ -593,7 +593,7 @@ impl Default for OffsetFetchRequestTopics {
         OffsetFetchRequestTopics {
             name: KStr::from_static(""),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -675,7 +675,7 @@ impl OffsetFetchRequestTopics {
         let mut this = Self {
             name: f_name,
             partition_indexes: f_partition_indexes,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct OffsetFetchResponse {
     /// `Groups` ([]OffsetFetchResponseGroup): versions 8-9.
     pub groups: Vec<OffsetFetchResponseGroup>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchResponse {
@@ -34,7 +34,7 @@ impl Default for OffsetFetchResponse {
             topics: Vec::new(),
             error_code: 0,
             groups: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -153,7 +153,7 @@ impl OffsetFetchResponse {
             topics: f_topics,
             error_code: f_error_code,
             groups: f_groups,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -205,7 +205,7 @@ pub struct OffsetFetchResponseTopic {
     /// `Partitions` ([]OffsetFetchResponsePartition): versions 0-7.
     pub partitions: Vec<OffsetFetchResponsePartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchResponseTopic {
@@ -213,7 +213,7 @@ impl Default for OffsetFetchResponseTopic {
         OffsetFetchResponseTopic {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -296,7 +296,7 @@ impl OffsetFetchResponseTopic {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -341,7 +341,7 @@ pub struct OffsetFetchResponsePartition {
     /// `ErrorCode` (int16): versions 0-7.
     pub error_code: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchResponsePartition {
@@ -352,7 +352,7 @@ impl Default for OffsetFetchResponsePartition {
             committed_leader_epoch: -1,
             metadata: Some(KStr::from_static("")),
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -497,7 +497,7 @@ impl OffsetFetchResponsePartition {
             committed_leader_epoch: f_committed_leader_epoch,
             metadata: f_metadata,
             error_code: f_error_code,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -544,7 +544,7 @@ pub struct OffsetFetchResponseGroup {
     /// `ErrorCode` (int16): versions 8-9, default `0`.
     pub error_code: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchResponseGroup {
@@ -553,7 +553,7 @@ impl Default for OffsetFetchResponseGroup {
             group_id: KStr::from_static(""),
             topics: Vec::new(),
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -654,7 +654,7 @@ impl OffsetFetchResponseGroup {
             group_id: f_group_id,
             topics: f_topics,
             error_code: f_error_code,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -696,7 +696,7 @@ pub struct OffsetFetchResponseTopics {
     /// `Partitions` ([]OffsetFetchResponsePartitions): versions 8-9.
     pub partitions: Vec<OffsetFetchResponsePartitions>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchResponseTopics {
@@ -704,7 +704,7 @@ impl Default for OffsetFetchResponseTopics {
         OffsetFetchResponseTopics {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -789,7 +789,7 @@ impl OffsetFetchResponseTopics {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -834,7 +834,7 @@ pub struct OffsetFetchResponsePartitions {
     /// `ErrorCode` (int16): versions 8-9.
     pub error_code: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetFetchResponsePartitions {
@@ -845,7 +845,7 @@ impl Default for OffsetFetchResponsePartitions {
             committed_leader_epoch: -1,
             metadata: Some(KStr::from_static("")),
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -990,7 +990,7 @@ impl OffsetFetchResponsePartitions {
             committed_leader_epoch: f_committed_leader_epoch,
             metadata: f_metadata,
             error_code: f_error_code,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

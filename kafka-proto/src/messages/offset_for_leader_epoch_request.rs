@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct OffsetForLeaderEpochRequest {
     /// `Topics` ([]OffsetForLeaderTopic): versions 0-4.
     pub topics: Vec<OffsetForLeaderTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetForLeaderEpochRequest {
@@ -28,7 +28,7 @@ impl Default for OffsetForLeaderEpochRequest {
         OffsetForLeaderEpochRequest {
             replica_id: -2,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -95,7 +95,7 @@ impl OffsetForLeaderEpochRequest {
         let mut this = Self {
             replica_id: f_replica_id,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -132,7 +132,7 @@ pub struct OffsetForLeaderTopic {
     /// `Partitions` ([]OffsetForLeaderPartition): versions 0-4.
     pub partitions: Vec<OffsetForLeaderPartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetForLeaderTopic {
@@ -140,7 +140,7 @@ impl Default for OffsetForLeaderTopic {
         OffsetForLeaderTopic {
             topic: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -202,7 +202,7 @@ impl OffsetForLeaderTopic {
         let mut this = Self {
             topic: f_topic,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -239,7 +239,7 @@ pub struct OffsetForLeaderPartition {
     /// `LeaderEpoch` (int32): versions 0-4.
     pub leader_epoch: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for OffsetForLeaderPartition {
@@ -248,7 +248,7 @@ impl Default for OffsetForLeaderPartition {
             partition: 0,
             current_leader_epoch: -1,
             leader_epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -312,7 +312,7 @@ impl OffsetForLeaderPartition {
             partition: f_partition,
             current_leader_epoch: f_current_leader_epoch,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

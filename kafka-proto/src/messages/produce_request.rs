@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct ProduceRequest {
     /// `TopicData` ([]TopicProduceData): versions 0-11.
     pub topic_data: Vec<TopicProduceData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ProduceRequest {
@@ -34,7 +34,7 @@ impl Default for ProduceRequest {
             acks: 0,
             timeout_ms: 0,
             topic_data: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -141,7 +141,7 @@ impl ProduceRequest {
             acks: f_acks,
             timeout_ms: f_timeout_ms,
             topic_data: f_topic_data,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -184,7 +184,7 @@ pub struct TopicProduceData {
     /// `PartitionData` ([]PartitionProduceData): versions 0-11.
     pub partition_data: Vec<PartitionProduceData>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicProduceData {
@@ -192,7 +192,7 @@ impl Default for TopicProduceData {
         TopicProduceData {
             name: KStr::from_static(""),
             partition_data: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -254,7 +254,7 @@ impl TopicProduceData {
         let mut this = Self {
             name: f_name,
             partition_data: f_partition_data,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -289,7 +289,7 @@ pub struct PartitionProduceData {
     /// `Records` (records): versions 0-11, nullable in 0-11, zero-copy.
     pub records: Option<Bytes>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionProduceData {
@@ -297,7 +297,7 @@ impl Default for PartitionProduceData {
         PartitionProduceData {
             index: 0,
             records: Some(Bytes::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -359,7 +359,7 @@ impl PartitionProduceData {
         let mut this = Self {
             index: f_index,
             records: f_records,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

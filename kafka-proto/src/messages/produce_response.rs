@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct ProduceResponse {
     /// `NodeEndpoints` ([]NodeEndpoint): versions 10-11, tagged (tag 0) in 10-11.
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ProduceResponse {
@@ -31,7 +31,7 @@ impl Default for ProduceResponse {
             responses: Vec::new(),
             throttle_time_ms: 0,
             node_endpoints: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -132,7 +132,7 @@ impl ProduceResponse {
             responses: f_responses,
             throttle_time_ms: f_throttle_time_ms,
             node_endpoints: f_node_endpoints,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -187,7 +187,7 @@ pub struct TopicProduceResponse {
     /// `PartitionResponses` ([]PartitionProduceResponse): versions 0-11.
     pub partition_responses: Vec<PartitionProduceResponse>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicProduceResponse {
@@ -195,7 +195,7 @@ impl Default for TopicProduceResponse {
         TopicProduceResponse {
             name: KStr::from_static(""),
             partition_responses: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -258,7 +258,7 @@ impl TopicProduceResponse {
         let mut this = Self {
             name: f_name,
             partition_responses: f_partition_responses,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -305,7 +305,7 @@ pub struct PartitionProduceResponse {
     /// `CurrentLeader` (LeaderIdAndEpoch): versions 10-11, tagged (tag 0) in 10-11.
     pub current_leader: LeaderIdAndEpoch,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for PartitionProduceResponse {
@@ -319,7 +319,7 @@ impl Default for PartitionProduceResponse {
             record_errors: Vec::new(),
             error_message: None,
             current_leader: LeaderIdAndEpoch::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -492,7 +492,7 @@ impl PartitionProduceResponse {
             record_errors: f_record_errors,
             error_message: f_error_message,
             current_leader: f_current_leader,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -554,7 +554,7 @@ pub struct BatchIndexAndErrorMessage {
     /// `BatchIndexErrorMessage` (string): versions 8-11, nullable in 8-11, default `null`.
     pub batch_index_error_message: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for BatchIndexAndErrorMessage {
@@ -562,7 +562,7 @@ impl Default for BatchIndexAndErrorMessage {
         BatchIndexAndErrorMessage {
             batch_index: 0,
             batch_index_error_message: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -663,7 +663,7 @@ impl BatchIndexAndErrorMessage {
         let mut this = Self {
             batch_index: f_batch_index,
             batch_index_error_message: f_batch_index_error_message,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -699,7 +699,7 @@ pub struct LeaderIdAndEpoch {
     /// `LeaderEpoch` (int32): versions 10-11, default `-1`.
     pub leader_epoch: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for LeaderIdAndEpoch {
@@ -707,7 +707,7 @@ impl Default for LeaderIdAndEpoch {
         LeaderIdAndEpoch {
             leader_id: -1,
             leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -778,7 +778,7 @@ impl LeaderIdAndEpoch {
         let mut this = Self {
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -814,7 +814,7 @@ pub struct NodeEndpoint {
     /// `Rack` (string): versions 10-11, nullable in 10-11, default `null`.
     pub rack: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -824,7 +824,7 @@ impl Default for NodeEndpoint {
             host: KStr::from_static(""),
             port: 0,
             rack: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -956,7 +956,7 @@ impl NodeEndpoint {
             host: f_host,
             port: f_port,
             rack: f_rack,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct RemoveRaftVoterRequest {
     /// `VoterDirectoryId` (uuid): versions 0.
     pub voter_directory_id: Uuid,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for RemoveRaftVoterRequest {
@@ -31,7 +31,7 @@ impl Default for RemoveRaftVoterRequest {
             cluster_id: Some(KStr::from_static("")),
             voter_id: 0,
             voter_directory_id: Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -102,7 +102,7 @@ impl RemoveRaftVoterRequest {
             cluster_id: f_cluster_id,
             voter_id: f_voter_id,
             voter_directory_id: f_voter_directory_id,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct RenewDelegationTokenRequest {
     /// `RenewPeriodMs` (int64): versions 0-2.
     pub renew_period_ms: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for RenewDelegationTokenRequest {
@@ -28,7 +28,7 @@ impl Default for RenewDelegationTokenRequest {
         RenewDelegationTokenRequest {
             hmac: Bytes::new(),
             renew_period_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -80,7 +80,7 @@ impl RenewDelegationTokenRequest {
         let mut this = Self {
             hmac: f_hmac,
             renew_period_ms: f_renew_period_ms,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

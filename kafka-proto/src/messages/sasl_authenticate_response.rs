@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct SaslAuthenticateResponse {
     /// `SessionLifetimeMs` (int64): versions 1-2, default `0`, ignorable.
     pub session_lifetime_ms: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SaslAuthenticateResponse {
@@ -34,7 +34,7 @@ impl Default for SaslAuthenticateResponse {
             error_message: Some(KStr::from_static("")),
             auth_bytes: Bytes::new(),
             session_lifetime_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -123,7 +123,7 @@ impl SaslAuthenticateResponse {
             error_message: f_error_message,
             auth_bytes: f_auth_bytes,
             session_lifetime_ms: f_session_lifetime_ms,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

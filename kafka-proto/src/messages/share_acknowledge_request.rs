@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct ShareAcknowledgeRequest {
     /// `Topics` ([]AcknowledgeTopic): versions 0.
     pub topics: Vec<AcknowledgeTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ShareAcknowledgeRequest {
@@ -34,7 +34,7 @@ impl Default for ShareAcknowledgeRequest {
             member_id: Some(KStr::from_static("")),
             share_session_epoch: 0,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -137,7 +137,7 @@ impl ShareAcknowledgeRequest {
             member_id: f_member_id,
             share_session_epoch: f_share_session_epoch,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -182,7 +182,7 @@ pub struct AcknowledgeTopic {
     /// `Partitions` ([]AcknowledgePartition): versions 0.
     pub partitions: Vec<AcknowledgePartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AcknowledgeTopic {
@@ -190,7 +190,7 @@ impl Default for AcknowledgeTopic {
         AcknowledgeTopic {
             topic_id: Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -249,7 +249,7 @@ impl AcknowledgeTopic {
         let mut this = Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -284,7 +284,7 @@ pub struct AcknowledgePartition {
     /// `AcknowledgementBatches` ([]AcknowledgementBatch): versions 0.
     pub acknowledgement_batches: Vec<AcknowledgementBatch>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AcknowledgePartition {
@@ -292,7 +292,7 @@ impl Default for AcknowledgePartition {
         AcknowledgePartition {
             partition_index: 0,
             acknowledgement_batches: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -352,7 +352,7 @@ impl AcknowledgePartition {
         let mut this = Self {
             partition_index: f_partition_index,
             acknowledgement_batches: f_acknowledgement_batches,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -389,7 +389,7 @@ pub struct AcknowledgementBatch {
     /// `AcknowledgeTypes` ([]int8): versions 0.
     pub acknowledge_types: Vec<i8>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for AcknowledgementBatch {
@@ -398,7 +398,7 @@ impl Default for AcknowledgementBatch {
             first_offset: 0,
             last_offset: 0,
             acknowledge_types: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -462,7 +462,7 @@ impl AcknowledgementBatch {
             first_offset: f_first_offset,
             last_offset: f_last_offset,
             acknowledge_types: f_acknowledge_types,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct ShareGroupDescribeResponse {
     /// `Groups` ([]DescribedGroup): versions 0.
     pub groups: Vec<DescribedGroup>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for ShareGroupDescribeResponse {
@@ -28,7 +28,7 @@ impl Default for ShareGroupDescribeResponse {
         ShareGroupDescribeResponse {
             throttle_time_ms: 0,
             groups: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl ShareGroupDescribeResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             groups: f_groups,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -136,7 +136,7 @@ pub struct DescribedGroup {
     /// `AuthorizedOperations` (int32): versions 0, default `-2147483648`.
     pub authorized_operations: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for DescribedGroup {
@@ -151,7 +151,7 @@ impl Default for DescribedGroup {
             assignor_name: KStr::from_static(""),
             members: Vec::new(),
             authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -283,7 +283,7 @@ impl DescribedGroup {
             assignor_name: f_assignor_name,
             members: f_members,
             authorized_operations: f_authorized_operations,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -339,7 +339,7 @@ pub struct Member {
     /// `Assignment` (Assignment): versions 0.
     pub assignment: Assignment,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Member {
@@ -352,7 +352,7 @@ impl Default for Member {
             client_host: KStr::from_static(""),
             subscribed_topic_names: Vec::new(),
             assignment: Assignment::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -476,7 +476,7 @@ impl Member {
             client_host: f_client_host,
             subscribed_topic_names: f_subscribed_topic_names,
             assignment: f_assignment,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -522,7 +522,7 @@ pub struct TopicPartitions {
     /// `Partitions` ([]int32): versions 0.
     pub partitions: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TopicPartitions {
@@ -531,7 +531,7 @@ impl Default for TopicPartitions {
             topic_id: Uuid::ZERO,
             topic_name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -598,7 +598,7 @@ impl TopicPartitions {
             topic_id: f_topic_id,
             topic_name: f_topic_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -625,14 +625,14 @@ pub struct Assignment {
     /// `TopicPartitions` ([]TopicPartitions): versions 0.
     pub topic_partitions: Vec<TopicPartitions>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Assignment {
     fn default() -> Self {
         Assignment {
             topic_partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -684,7 +684,7 @@ impl Assignment {
             .map_err(|e| e.field("topic_partitions"))?;
         let mut this = Self {
             topic_partitions: f_topic_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct SnapshotHeaderRecord {
     /// `LastContainedLogTimestamp` (int64): versions 0.
     pub last_contained_log_timestamp: i64,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SnapshotHeaderRecord {
@@ -28,7 +28,7 @@ impl Default for SnapshotHeaderRecord {
         SnapshotHeaderRecord {
             version: 0,
             last_contained_log_timestamp: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -79,7 +79,7 @@ impl SnapshotHeaderRecord {
         let mut this = Self {
             version: f_version,
             last_contained_log_timestamp: f_last_contained_log_timestamp,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -32,7 +32,7 @@ pub struct StopReplicaRequest {
     /// `TopicStates` ([]StopReplicaTopicState): versions 3-4.
     pub topic_states: Vec<StopReplicaTopicState>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for StopReplicaRequest {
@@ -46,7 +46,7 @@ impl Default for StopReplicaRequest {
             ungrouped_partitions: Vec::new(),
             topics: Vec::new(),
             topic_states: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -228,7 +228,7 @@ impl StopReplicaRequest {
             ungrouped_partitions: f_ungrouped_partitions,
             topics: f_topics,
             topic_states: f_topic_states,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -295,7 +295,7 @@ pub struct StopReplicaPartitionV0 {
     /// `PartitionIndex` (int32): versions 0.
     pub partition_index: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for StopReplicaPartitionV0 {
@@ -303,7 +303,7 @@ impl Default for StopReplicaPartitionV0 {
         StopReplicaPartitionV0 {
             topic_name: KStr::from_static(""),
             partition_index: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -377,7 +377,7 @@ impl StopReplicaPartitionV0 {
         let mut this = Self {
             topic_name: f_topic_name,
             partition_index: f_partition_index,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -409,7 +409,7 @@ pub struct StopReplicaTopicV1 {
     /// `PartitionIndexes` ([]int32): versions 1-2.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for StopReplicaTopicV1 {
@@ -417,7 +417,7 @@ impl Default for StopReplicaTopicV1 {
         StopReplicaTopicV1 {
             name: KStr::from_static(""),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -499,7 +499,7 @@ impl StopReplicaTopicV1 {
         let mut this = Self {
             name: f_name,
             partition_indexes: f_partition_indexes,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -531,7 +531,7 @@ pub struct StopReplicaTopicState {
     /// `PartitionStates` ([]StopReplicaPartitionState): versions 3-4.
     pub partition_states: Vec<StopReplicaPartitionState>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for StopReplicaTopicState {
@@ -539,7 +539,7 @@ impl Default for StopReplicaTopicState {
         StopReplicaTopicState {
             topic_name: KStr::from_static(""),
             partition_states: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -623,7 +623,7 @@ impl StopReplicaTopicState {
         let mut this = Self {
             topic_name: f_topic_name,
             partition_states: f_partition_states,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -664,7 +664,7 @@ pub struct StopReplicaPartitionState {
     /// `DeletePartition` (bool): versions 3-4.
     pub delete_partition: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for StopReplicaPartitionState {
@@ -673,7 +673,7 @@ impl Default for StopReplicaPartitionState {
             partition_index: 0,
             leader_epoch: -1,
             delete_partition: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -762,7 +762,7 @@ impl StopReplicaPartitionState {
             partition_index: f_partition_index,
             leader_epoch: f_leader_epoch,
             delete_partition: f_delete_partition,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -30,7 +30,7 @@ pub struct SyncGroupRequest {
     /// `Assignments` ([]SyncGroupRequestAssignment): versions 0-5.
     pub assignments: Vec<SyncGroupRequestAssignment>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SyncGroupRequest {
@@ -43,7 +43,7 @@ impl Default for SyncGroupRequest {
             protocol_type: None,
             protocol_name: None,
             assignments: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -242,7 +242,7 @@ impl SyncGroupRequest {
             protocol_type: f_protocol_type,
             protocol_name: f_protocol_name,
             assignments: f_assignments,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -300,7 +300,7 @@ pub struct SyncGroupRequestAssignment {
     /// `Assignment` (bytes): versions 0-5, zero-copy.
     pub assignment: Bytes,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for SyncGroupRequestAssignment {
@@ -308,7 +308,7 @@ impl Default for SyncGroupRequestAssignment {
         SyncGroupRequestAssignment {
             member_id: KStr::from_static(""),
             assignment: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -363,7 +363,7 @@ impl SyncGroupRequestAssignment {
         let mut this = Self {
             member_id: f_member_id,
             assignment: f_assignment,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -32,7 +32,7 @@ pub struct TxnOffsetCommitRequest {
     /// `Topics` ([]TxnOffsetCommitRequestTopic): versions 0-4.
     pub topics: Vec<TxnOffsetCommitRequestTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequest {
@@ -46,7 +46,7 @@ impl Default for TxnOffsetCommitRequest {
             member_id: KStr::from_static(""),
             group_instance_id: None,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -217,7 +217,7 @@ impl TxnOffsetCommitRequest {
             member_id: f_member_id,
             group_instance_id: f_group_instance_id,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -268,7 +268,7 @@ pub struct TxnOffsetCommitRequestTopic {
     /// `Partitions` ([]TxnOffsetCommitRequestPartition): versions 0-4.
     pub partitions: Vec<TxnOffsetCommitRequestPartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequestTopic {
@@ -276,7 +276,7 @@ impl Default for TxnOffsetCommitRequestTopic {
         TxnOffsetCommitRequestTopic {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -340,7 +340,7 @@ impl TxnOffsetCommitRequestTopic {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -379,7 +379,7 @@ pub struct TxnOffsetCommitRequestPartition {
     /// `CommittedMetadata` (string): versions 0-4, nullable in 0-4.
     pub committed_metadata: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequestPartition {
@@ -389,7 +389,7 @@ impl Default for TxnOffsetCommitRequestPartition {
             committed_offset: 0,
             committed_leader_epoch: -1,
             committed_metadata: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -476,7 +476,7 @@ impl TxnOffsetCommitRequestPartition {
             committed_offset: f_committed_offset,
             committed_leader_epoch: f_committed_leader_epoch,
             committed_metadata: f_committed_metadata,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -20,7 +20,7 @@ pub struct TxnOffsetCommitResponse {
     /// `Topics` ([]TxnOffsetCommitResponseTopic): versions 0-4.
     pub topics: Vec<TxnOffsetCommitResponseTopic>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitResponse {
@@ -28,7 +28,7 @@ impl Default for TxnOffsetCommitResponse {
         TxnOffsetCommitResponse {
             throttle_time_ms: 0,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl TxnOffsetCommitResponse {
         let mut this = Self {
             throttle_time_ms: f_throttle_time_ms,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -122,7 +122,7 @@ pub struct TxnOffsetCommitResponseTopic {
     /// `Partitions` ([]TxnOffsetCommitResponsePartition): versions 0-4.
     pub partitions: Vec<TxnOffsetCommitResponsePartition>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitResponseTopic {
@@ -130,7 +130,7 @@ impl Default for TxnOffsetCommitResponseTopic {
         TxnOffsetCommitResponseTopic {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -194,7 +194,7 @@ impl TxnOffsetCommitResponseTopic {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -229,7 +229,7 @@ pub struct TxnOffsetCommitResponsePartition {
     /// `ErrorCode` (int16): versions 0-4.
     pub error_code: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for TxnOffsetCommitResponsePartition {
@@ -237,7 +237,7 @@ impl Default for TxnOffsetCommitResponsePartition {
         TxnOffsetCommitResponsePartition {
             partition_index: 0,
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -286,7 +286,7 @@ impl TxnOffsetCommitResponsePartition {
         let mut this = Self {
             partition_index: f_partition_index,
             error_code: f_error_code,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -22,7 +22,7 @@ pub struct UpdateFeaturesRequest {
     /// `ValidateOnly` (bool): versions 1-2, default `false`.
     pub validate_only: bool,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateFeaturesRequest {
@@ -31,7 +31,7 @@ impl Default for UpdateFeaturesRequest {
             timeout_ms: 60000,
             feature_updates: Vec::new(),
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -108,7 +108,7 @@ impl UpdateFeaturesRequest {
             timeout_ms: f_timeout_ms,
             feature_updates: f_feature_updates,
             validate_only: f_validate_only,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -150,7 +150,7 @@ pub struct FeatureUpdateKey {
     /// `UpgradeType` (int8): versions 1-2, default `1`.
     pub upgrade_type: i8,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for FeatureUpdateKey {
@@ -160,7 +160,7 @@ impl Default for FeatureUpdateKey {
             max_version_level: 0,
             allow_downgrade: false,
             upgrade_type: 1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -248,7 +248,7 @@ impl FeatureUpdateKey {
             max_version_level: f_max_version_level,
             allow_downgrade: f_allow_downgrade,
             upgrade_type: f_upgrade_type,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -24,7 +24,7 @@ pub struct UpdateFeaturesResponse {
     /// `Results` ([]UpdatableFeatureResult): versions 0-1, ignorable.
     pub results: Vec<UpdatableFeatureResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateFeaturesResponse {
@@ -34,7 +34,7 @@ impl Default for UpdateFeaturesResponse {
             error_code: 0,
             error_message: Some(KStr::from_static("")),
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -129,7 +129,7 @@ impl UpdateFeaturesResponse {
             error_code: f_error_code,
             error_message: f_error_message,
             results: f_results,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -174,7 +174,7 @@ pub struct UpdatableFeatureResult {
     /// `ErrorMessage` (string): versions 0-2, nullable in 0-2.
     pub error_message: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdatableFeatureResult {
@@ -183,7 +183,7 @@ impl Default for UpdatableFeatureResult {
             feature: KStr::from_static(""),
             error_code: 0,
             error_message: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -257,7 +257,7 @@ impl UpdatableFeatureResult {
             feature: f_feature,
             error_code: f_error_code,
             error_message: f_error_message,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -32,7 +32,7 @@ pub struct UpdateMetadataRequest {
     /// `LiveBrokers` ([]UpdateMetadataBroker): versions 0-8.
     pub live_brokers: Vec<UpdateMetadataBroker>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataRequest {
@@ -46,7 +46,7 @@ impl Default for UpdateMetadataRequest {
             ungrouped_partition_states: Vec::new(),
             topic_states: Vec::new(),
             live_brokers: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -224,7 +224,7 @@ impl UpdateMetadataRequest {
             ungrouped_partition_states: f_ungrouped_partition_states,
             topic_states: f_topic_states,
             live_brokers: f_live_brokers,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
@@ -297,7 +297,7 @@ pub struct UpdateMetadataTopicState {
     /// `PartitionStates` ([]UpdateMetadataPartitionState): versions 5-8.
     pub partition_states: Vec<UpdateMetadataPartitionState>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataTopicState {
@@ -306,7 +306,7 @@ impl Default for UpdateMetadataTopicState {
             topic_name: KStr::from_static(""),
             topic_id: Uuid::ZERO,
             partition_states: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -405,7 +405,7 @@ impl UpdateMetadataTopicState {
             topic_name: f_topic_name,
             topic_id: f_topic_id,
             partition_states: f_partition_states,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -453,7 +453,7 @@ pub struct UpdateMetadataBroker {
     /// `Rack` (string): versions 2-8, nullable in 2-8, ignorable.
     pub rack: Option<KStr>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataBroker {
@@ -464,7 +464,7 @@ impl Default for UpdateMetadataBroker {
             v0_port: 0,
             endpoints: Vec::new(),
             rack: Some(KStr::from_static("")),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -600,7 +600,7 @@ impl UpdateMetadataBroker {
             v0_port: f_v0_port,
             endpoints: f_endpoints,
             rack: f_rack,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -654,7 +654,7 @@ pub struct UpdateMetadataEndpoint {
     /// `SecurityProtocol` (int16): versions 1-8.
     pub security_protocol: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataEndpoint {
@@ -664,7 +664,7 @@ impl Default for UpdateMetadataEndpoint {
             host: KStr::from_static(""),
             listener: KStr::from_static(""),
             security_protocol: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -774,7 +774,7 @@ impl UpdateMetadataEndpoint {
             host: f_host,
             listener: f_listener,
             security_protocol: f_security_protocol,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -826,7 +826,7 @@ pub struct UpdateMetadataPartitionState {
     /// `OfflineReplicas` ([]int32): versions 4-8, ignorable, entity `brokerId`.
     pub offline_replicas: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateMetadataPartitionState {
@@ -841,7 +841,7 @@ impl Default for UpdateMetadataPartitionState {
             zk_version: 0,
             replicas: Vec::new(),
             offline_replicas: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -980,7 +980,7 @@ impl UpdateMetadataPartitionState {
             zk_version: f_zk_version,
             replicas: f_replicas,
             offline_replicas: f_offline_replicas,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

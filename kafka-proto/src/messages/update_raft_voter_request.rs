@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -28,7 +28,7 @@ pub struct UpdateRaftVoterRequest {
     /// `KRaftVersionFeature` (KRaftVersionFeature): versions 0.
     pub k_raft_version_feature: KRaftVersionFeature,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for UpdateRaftVoterRequest {
@@ -40,7 +40,7 @@ impl Default for UpdateRaftVoterRequest {
             voter_directory_id: Uuid::ZERO,
             listeners: Vec::new(),
             k_raft_version_feature: KRaftVersionFeature::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -147,7 +147,7 @@ impl UpdateRaftVoterRequest {
             voter_directory_id: f_voter_directory_id,
             listeners: f_listeners,
             k_raft_version_feature: f_k_raft_version_feature,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -192,7 +192,7 @@ pub struct Listener {
     /// `Port` (uint16): versions 0.
     pub port: u16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for Listener {
@@ -201,7 +201,7 @@ impl Default for Listener {
             name: KStr::from_static(""),
             host: KStr::from_static(""),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -263,7 +263,7 @@ impl Listener {
             name: f_name,
             host: f_host,
             port: f_port,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -292,7 +292,7 @@ pub struct KRaftVersionFeature {
     /// `MaxSupportedVersion` (int16): versions 0.
     pub max_supported_version: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for KRaftVersionFeature {
@@ -300,7 +300,7 @@ impl Default for KRaftVersionFeature {
         KRaftVersionFeature {
             min_supported_version: 0,
             max_supported_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -349,7 +349,7 @@ impl KRaftVersionFeature {
         let mut this = Self {
             min_supported_version: f_min_supported_version,
             max_supported_version: f_max_supported_version,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

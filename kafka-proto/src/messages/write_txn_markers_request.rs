@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -18,14 +18,14 @@ pub struct WriteTxnMarkersRequest {
     /// `Markers` ([]WritableTxnMarker): versions 0-1.
     pub markers: Vec<WritableTxnMarker>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for WriteTxnMarkersRequest {
     fn default() -> Self {
         WriteTxnMarkersRequest {
             markers: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -77,7 +77,7 @@ impl WriteTxnMarkersRequest {
             .map_err(|e| e.field("markers"))?;
         let mut this = Self {
             markers: f_markers,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -117,7 +117,7 @@ pub struct WritableTxnMarker {
     /// `CoordinatorEpoch` (int32): versions 0-1.
     pub coordinator_epoch: i32,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for WritableTxnMarker {
@@ -128,7 +128,7 @@ impl Default for WritableTxnMarker {
             transaction_result: false,
             topics: Vec::new(),
             coordinator_epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -208,7 +208,7 @@ impl WritableTxnMarker {
             transaction_result: f_transaction_result,
             topics: f_topics,
             coordinator_epoch: f_coordinator_epoch,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -246,7 +246,7 @@ pub struct WritableTxnMarkerTopic {
     /// `PartitionIndexes` ([]int32): versions 0-1.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for WritableTxnMarkerTopic {
@@ -254,7 +254,7 @@ impl Default for WritableTxnMarkerTopic {
         WritableTxnMarkerTopic {
             name: KStr::from_static(""),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -314,7 +314,7 @@ impl WritableTxnMarkerTopic {
         let mut this = Self {
             name: f_name,
             partition_indexes: f_partition_indexes,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;

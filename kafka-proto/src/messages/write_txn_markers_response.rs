@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, Uuid, VersionRange};
+use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -18,14 +18,14 @@ pub struct WriteTxnMarkersResponse {
     /// `Markers` ([]WritableTxnMarkerResult): versions 0-1.
     pub markers: Vec<WritableTxnMarkerResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for WriteTxnMarkersResponse {
     fn default() -> Self {
         WriteTxnMarkersResponse {
             markers: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -77,7 +77,7 @@ impl WriteTxnMarkersResponse {
             .map_err(|e| e.field("markers"))?;
         let mut this = Self {
             markers: f_markers,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -111,7 +111,7 @@ pub struct WritableTxnMarkerResult {
     /// `Topics` ([]WritableTxnMarkerTopicResult): versions 0-1.
     pub topics: Vec<WritableTxnMarkerTopicResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for WritableTxnMarkerResult {
@@ -119,7 +119,7 @@ impl Default for WritableTxnMarkerResult {
         WritableTxnMarkerResult {
             producer_id: 0,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -178,7 +178,7 @@ impl WritableTxnMarkerResult {
         let mut this = Self {
             producer_id: f_producer_id,
             topics: f_topics,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -213,7 +213,7 @@ pub struct WritableTxnMarkerTopicResult {
     /// `Partitions` ([]WritableTxnMarkerPartitionResult): versions 0-1.
     pub partitions: Vec<WritableTxnMarkerPartitionResult>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for WritableTxnMarkerTopicResult {
@@ -221,7 +221,7 @@ impl Default for WritableTxnMarkerTopicResult {
         WritableTxnMarkerTopicResult {
             name: KStr::from_static(""),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -285,7 +285,7 @@ impl WritableTxnMarkerTopicResult {
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
@@ -320,7 +320,7 @@ pub struct WritableTxnMarkerPartitionResult {
     /// `ErrorCode` (int16): versions 0-1.
     pub error_code: i16,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
-    pub unknown_tagged_fields: Vec<TaggedField>,
+    pub unknown_tagged_fields: TaggedFields,
 }
 
 impl Default for WritableTxnMarkerPartitionResult {
@@ -328,7 +328,7 @@ impl Default for WritableTxnMarkerPartitionResult {
         WritableTxnMarkerPartitionResult {
             partition_index: 0,
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         }
     }
 }
@@ -377,7 +377,7 @@ impl WritableTxnMarkerPartitionResult {
         let mut this = Self {
             partition_index: f_partition_index,
             error_code: f_error_code,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: TaggedFields::new(),
         };
         if flexible {
             d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
