@@ -560,7 +560,7 @@ async fn incremental_fetch_sessions_send_only_changes() {
         } else {
             vec![ForgottenTopic {
                 topic: "s2".into(),
-                partitions: forgotten,
+                partitions: forgotten.into(),
                 ..Default::default()
             }]
         },

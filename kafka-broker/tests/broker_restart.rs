@@ -140,7 +140,7 @@ async fn clean_restart_keeps_data_topics_and_offsets() {
         group_id: "g".into(),
         topics: Some(vec![OffsetFetchRequestTopic {
             name: "keep".into(),
-            partition_indexes: vec![0],
+            partition_indexes: [0].into_iter().collect(),
             ..Default::default()
         }]),
         ..Default::default()

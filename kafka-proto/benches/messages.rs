@@ -118,9 +118,9 @@ fn metadata_response(topics: usize, partitions: i32) -> MetadataResponse {
                         partition_index: p,
                         leader_id: leader,
                         leader_epoch: 7 + (rng.next() % 20) as i32,
-                        isr_nodes: replicas.clone(),
-                        replica_nodes: replicas,
-                        offline_replicas: Vec::new(),
+                        isr_nodes: replicas.clone().into(),
+                        replica_nodes: replicas.into(),
+                        offline_replicas: Default::default(),
                         ..Default::default()
                     }
                 })

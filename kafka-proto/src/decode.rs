@@ -15,7 +15,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid};
 
 /// What went wrong while decoding.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -588,6 +588,38 @@ impl<'a> Decoder<'a> {
             out.push(f(self).map_err(|e| e.index(i))?);
         }
         Ok(out)
+    }
+
+    /// An int32 array (inline up to four elements).
+    #[inline]
+    pub fn i32_array(&mut self, compact: bool) -> Result<I32s, DecodeError> {
+        let len = self.length(compact, true)?;
+        let len = self.non_null(len)?;
+        self.i32_elements(len)
+    }
+
+    /// A nullable int32 array.
+    #[inline]
+    pub fn nullable_i32_array(&mut self, compact: bool) -> Result<Option<I32s>, DecodeError> {
+        match self.length(compact, true)? {
+            None => Ok(None),
+            Some(len) => self.i32_elements(len).map(Some),
+        }
+    }
+
+    #[inline]
+    fn i32_elements(&mut self, len: usize) -> Result<I32s, DecodeError> {
+        let Some((bytes, tail)) = self.rest.split_at_checked(len.saturating_mul(4)) else {
+            return Err(self.err(DecodeErrorKind::LengthExceedsInput {
+                length: (len as u64).saturating_mul(4),
+                remaining: self.remaining(),
+            }));
+        };
+        self.rest = tail;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| i32::from_be_bytes(c.try_into().unwrap_or([0; 4])))
+            .collect())
     }
 
     /// A nullable array.

@@ -50,4 +50,4 @@ pub use encode::{BufSink, ChunkedSink, EncodeError, EncodeErrorKind, Sink};
 pub use error_code::ErrorCode;
 pub use message::{Message, Request};
 pub use messages::{ApiKey, RequestBody, ResponseBody};
-pub use types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+pub use types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};

@@ -9,6 +9,11 @@ use bytes::Bytes;
 /// with `into()`.
 pub type KStr = bytestring::ByteString;
 
+/// An array of int32 (broker ids, partition indexes, replica lists): up to four stored inline,
+/// so the replica and ISR lists of a Metadata response cost no allocation per partition. Derefs
+/// to `[i32]`; build one with `I32s::from_slice`, `.into()` from a `Vec<i32>`, or `collect()`.
+pub type I32s = smallvec::SmallVec<[i32; 4]>;
+
 /// A 128-bit UUID as Kafka sends it (topic ids, directory ids, member ids of KIP-848).
 ///
 /// The all-zero value is Kafka's `Uuid.ZERO_UUID`, the default.

@@ -327,7 +327,7 @@ impl State {
                 .map(|g| {
                     let topics = g.topics.map(|ts| {
                         ts.into_iter()
-                            .map(|t| (t.name, t.partition_indexes))
+                            .map(|t| (t.name, t.partition_indexes.into_vec()))
                             .collect()
                     });
                     let (error, topics) = self.fetch_group(&g.group_id, topics);
@@ -373,7 +373,7 @@ impl State {
         }
         let topics = req.topics.map(|ts| {
             ts.into_iter()
-                .map(|t| (t.name, t.partition_indexes))
+                .map(|t| (t.name, t.partition_indexes.into_vec()))
                 .collect()
         });
         let (error, topics) = self.fetch_group(&req.group_id, topics);

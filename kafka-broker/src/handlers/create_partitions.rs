@@ -22,7 +22,7 @@ pub(crate) async fn handle(
                     return Err((i.code, "injected fault".to_string()));
                 }
                 if let Some(assign) = &t.assignments {
-                    if assign.iter().any(|a| a.broker_ids != [ctx.node_id]) {
+                    if assign.iter().any(|a| a.broker_ids[..] != [ctx.node_id]) {
                         return Err((
                             ErrorCode::InvalidReplicaAssignment,
                             format!("Only broker {} exists", ctx.node_id),

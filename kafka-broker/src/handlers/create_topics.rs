@@ -53,7 +53,7 @@ pub(crate) async fn handle(
                     ));
                 }
                 for a in &t.assignments {
-                    if a.broker_ids != [ctx.node_id] {
+                    if a.broker_ids[..] != [ctx.node_id] {
                         return Err((
                             ErrorCode::InvalidReplicaAssignment,
                             format!("Only broker {} exists", ctx.node_id),

@@ -37,9 +37,9 @@ fn topic_entry(ctx: &Ctx, t: &Topic, with_ops: bool) -> MetadataResponseTopic {
                 partition_index: p.index,
                 leader_id: ctx.node_id,
                 leader_epoch: epoch(p),
-                replica_nodes: vec![ctx.node_id],
-                isr_nodes: vec![ctx.node_id],
-                offline_replicas: Vec::new(),
+                replica_nodes: [ctx.node_id].into_iter().collect(),
+                isr_nodes: [ctx.node_id].into_iter().collect(),
+                offline_replicas: Default::default(),
                 ..Default::default()
             })
             .collect(),

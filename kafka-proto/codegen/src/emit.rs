@@ -184,6 +184,7 @@ fn base_type(ty: &Ty) -> String {
         Ty::Bytes | Ty::Records => "Bytes".into(),
         Ty::Uuid => "Uuid".into(),
         Ty::Struct(n) => n.clone(),
+        Ty::Array(t) if **t == Ty::Int32 => "I32s".into(),
         Ty::Array(t) => format!("Vec<{}>", base_type(t)),
     }
 }
@@ -274,7 +275,11 @@ fn default_nonnull(x: &F<'_>) -> Result<Option<String>, String> {
             if d.is_some() {
                 return Err(format!("{}: non-null array default", x.f.name));
             }
-            "Vec::new()".into()
+            if matches!(x.f.ty, Ty::Array(ref t) if **t == Ty::Int32) {
+                "I32s::new()".into()
+            } else {
+                "Vec::new()".into()
+            }
         }
         Ty::Struct(n) => {
             if d.is_some() {
@@ -486,6 +491,7 @@ impl Ctx<'_> {
         let nullable = !empty(x.nullable);
         let ncond = cond(x.nullable, self.valid);
         let nonnull = match &x.f.ty {
+            Ty::Array(t) if **t == Ty::Int32 => format!("d.i32_array({c})"),
             Ty::Array(t) => format!("d.array({c}, |d| {})", read_scalar(t, c)),
             t => read_scalar(t, c),
         };
@@ -493,6 +499,7 @@ impl Ctx<'_> {
             return nonnull;
         }
         let nullable_read = match &x.f.ty {
+            Ty::Array(t) if **t == Ty::Int32 => format!("d.nullable_i32_array({c})"),
             Ty::Array(t) => format!("d.nullable_array({c}, |d| {})", read_scalar(t, c)),
             Ty::String => format!("d.nullable_string({c})"),
             Ty::Bytes | Ty::Records => format!("d.nullable_bytes({c})"),
@@ -540,6 +547,12 @@ impl Ctx<'_> {
             })
         };
         match &x.f.ty {
+            Ty::Array(t) if **t == Ty::Int32 => Ok(format!(
+                "if variant == 1 {{ I32s::from_slice(&[{}]) }} else {{ I32s::from_slice(&[{}, {}]) }}",
+                elem(t, 2)?,
+                elem(t, 0)?,
+                elem(t, 1)?
+            )),
             Ty::Array(t) => Ok(format!(
                 "if variant == 1 {{ vec![{}] }} else {{ vec![{}, {}] }}",
                 elem(t, 2)?,
@@ -1056,7 +1069,7 @@ pub fn emit_module(spec: &Spec) -> Result<String, String> {
             format!(", deprecated {}", range_text(spec.deprecated.within(valid)))
         }
     );
-    out.push_str("#[allow(unused_imports)]\nuse bytes::Bytes;\n#[allow(unused_imports)]\nuse crate::decode::{DecodeError, Decoder};\n#[allow(unused_imports)]\nuse crate::encode::*;\n#[allow(unused_imports)]\nuse crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};\n\n");
+    out.push_str("#[allow(unused_imports)]\nuse bytes::Bytes;\n#[allow(unused_imports)]\nuse crate::decode::{DecodeError, Decoder};\n#[allow(unused_imports)]\nuse crate::encode::*;\n#[allow(unused_imports)]\nuse crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};\n\n");
     ctx.emit_struct(&mut out, &spec.name, &spec.fields, true)?;
     for (n, f) in &list {
         ctx.emit_struct(&mut out, n, f, false)?;

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -453,7 +453,7 @@ pub struct AddPartitionsToTxnTopic {
     /// `Name` (string): versions 0-5, map key, entity `topicName`.
     pub name: KStr,
     /// `Partitions` ([]int32): versions 0-5.
-    pub partitions: Vec<i32>,
+    pub partitions: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -462,7 +462,7 @@ impl Default for AddPartitionsToTxnTopic {
     fn default() -> Self {
         AddPartitionsToTxnTopic {
             name: KStr::from_static(""),
-            partitions: Vec::new(),
+            partitions: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -517,9 +517,7 @@ impl AddPartitionsToTxnTopic {
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
-        let f_partitions = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("partitions"))?;
+        let f_partitions = d.i32_array(flexible).map_err(|e| e.field("partitions"))?;
         let mut this = Self {
             name: f_name,
             partitions: f_partitions,
@@ -537,7 +535,11 @@ impl AddPartitionsToTxnTopic {
     pub fn sample(version: i16, variant: u8) -> Self {
         let mut this = Self::default();
         this.name = KStr::from_static("Name-0-0");
-        this.partitions = if variant == 1 { vec![36] } else { vec![10, 23] };
+        this.partitions = if variant == 1 {
+            I32s::from_slice(&[36])
+        } else {
+            I32s::from_slice(&[10, 23])
+        };
         let _ = (version, variant);
         this
     }

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -225,7 +225,7 @@ pub struct ReassignablePartition {
     /// `PartitionIndex` (int32): versions 0.
     pub partition_index: i32,
     /// `Replicas` ([]int32): versions 0, nullable in 0, default `null`, entity `brokerId`.
-    pub replicas: Option<Vec<i32>>,
+    pub replicas: Option<I32s>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -297,7 +297,7 @@ impl ReassignablePartition {
         let flexible = true;
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
         let f_replicas = d
-            .nullable_array(flexible, |d| d.i32())
+            .nullable_i32_array(flexible)
             .map_err(|e| e.field("replicas"))?;
         let mut this = Self {
             partition_index: f_partition_index,
@@ -319,7 +319,11 @@ impl ReassignablePartition {
         this.replicas = if variant == 1 && true {
             None
         } else {
-            Some(if variant == 1 { vec![36] } else { vec![10, 23] })
+            Some(if variant == 1 {
+                I32s::from_slice(&[36])
+            } else {
+                I32s::from_slice(&[10, 23])
+            })
         };
         let _ = (version, variant);
         this

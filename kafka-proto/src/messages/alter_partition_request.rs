@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -269,7 +269,7 @@ pub struct PartitionData {
     /// `LeaderEpoch` (int32): versions 0-3.
     pub leader_epoch: i32,
     /// `NewIsr` ([]int32): versions 0-2, entity `brokerId`.
-    pub new_isr: Vec<i32>,
+    pub new_isr: I32s,
     /// `NewIsrWithEpochs` ([]BrokerState): versions 3.
     pub new_isr_with_epochs: Vec<BrokerState>,
     /// `LeaderRecoveryState` (int8): versions 1-3, default `0`.
@@ -285,7 +285,7 @@ impl Default for PartitionData {
         PartitionData {
             partition_index: 0,
             leader_epoch: 0,
-            new_isr: Vec::new(),
+            new_isr: I32s::new(),
             new_isr_with_epochs: Vec::new(),
             leader_recovery_state: 0,
             partition_epoch: 0,
@@ -392,10 +392,9 @@ impl PartitionData {
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
         let f_new_isr = if version <= 2 {
-            d.array(flexible, |d| d.i32())
-                .map_err(|e| e.field("new_isr"))?
+            d.i32_array(flexible).map_err(|e| e.field("new_isr"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let f_new_isr_with_epochs = if version >= 3 {
             d.array(flexible, |d| BrokerState::read(d, version))
@@ -432,7 +431,11 @@ impl PartitionData {
         this.partition_index = 3;
         this.leader_epoch = 10;
         if version <= 2 {
-            this.new_isr = if variant == 1 { vec![43] } else { vec![17, 30] };
+            this.new_isr = if variant == 1 {
+                I32s::from_slice(&[43])
+            } else {
+                I32s::from_slice(&[17, 30])
+            };
         }
         if version >= 3 {
             this.new_isr_with_epochs = if variant == 1 {

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -273,7 +273,7 @@ pub struct PartitionData {
     /// `LeaderEpoch` (int32): versions 0-3.
     pub leader_epoch: i32,
     /// `Isr` ([]int32): versions 0-3, entity `brokerId`.
-    pub isr: Vec<i32>,
+    pub isr: I32s,
     /// `LeaderRecoveryState` (int8): versions 1-3, default `0`, ignorable.
     pub leader_recovery_state: i8,
     /// `PartitionEpoch` (int32): versions 0-3.
@@ -289,7 +289,7 @@ impl Default for PartitionData {
             error_code: 0,
             leader_id: 0,
             leader_epoch: 0,
-            isr: Vec::new(),
+            isr: I32s::new(),
             leader_recovery_state: 0,
             partition_epoch: 0,
             unknown_tagged_fields: TaggedFields::new(),
@@ -375,7 +375,7 @@ impl PartitionData {
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
         let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        let f_isr = d.array(flexible, |d| d.i32()).map_err(|e| e.field("isr"))?;
+        let f_isr = d.i32_array(flexible).map_err(|e| e.field("isr"))?;
         let f_leader_recovery_state = if version >= 1 {
             d.i8().map_err(|e| e.field("leader_recovery_state"))?
         } else {
@@ -407,7 +407,11 @@ impl PartitionData {
         this.error_code = 10;
         this.leader_id = 17;
         this.leader_epoch = 24;
-        this.isr = if variant == 1 { vec![57] } else { vec![31, 44] };
+        this.isr = if variant == 1 {
+            I32s::from_slice(&[57])
+        } else {
+            I32s::from_slice(&[31, 44])
+        };
         if version >= 1 {
             this.leader_recovery_state = 38;
         }

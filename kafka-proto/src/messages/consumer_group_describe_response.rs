@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -597,7 +597,7 @@ pub struct TopicPartitions {
     /// `TopicName` (string): versions 0, entity `topicName`.
     pub topic_name: KStr,
     /// `Partitions` ([]int32): versions 0.
-    pub partitions: Vec<i32>,
+    pub partitions: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -607,7 +607,7 @@ impl Default for TopicPartitions {
         TopicPartitions {
             topic_id: Uuid::ZERO,
             topic_name: KStr::from_static(""),
-            partitions: Vec::new(),
+            partitions: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -668,9 +668,7 @@ impl TopicPartitions {
         let flexible = true;
         let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
         let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
-        let f_partitions = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("partitions"))?;
+        let f_partitions = d.i32_array(flexible).map_err(|e| e.field("partitions"))?;
         let mut this = Self {
             topic_id: f_topic_id,
             topic_name: f_topic_name,
@@ -690,7 +688,11 @@ impl TopicPartitions {
         let mut this = Self::default();
         this.topic_id = Uuid([2; 16]);
         this.topic_name = KStr::from_static("TopicName-1-0");
-        this.partitions = if variant == 1 { vec![43] } else { vec![17, 30] };
+        this.partitions = if variant == 1 {
+            I32s::from_slice(&[43])
+        } else {
+            I32s::from_slice(&[17, 30])
+        };
         let _ = (version, variant);
         this
     }

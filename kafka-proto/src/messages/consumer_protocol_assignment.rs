@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -111,14 +111,14 @@ pub struct TopicPartition {
     /// `Topic` (string): versions 0-3, map key, entity `topicName`.
     pub topic: KStr,
     /// `Partitions` ([]int32): versions 0-3.
-    pub partitions: Vec<i32>,
+    pub partitions: I32s,
 }
 
 impl Default for TopicPartition {
     fn default() -> Self {
         TopicPartition {
             topic: KStr::from_static(""),
-            partitions: Vec::new(),
+            partitions: I32s::new(),
         }
     }
 }
@@ -154,9 +154,7 @@ impl TopicPartition {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let f_topic = d.string(false).map_err(|e| e.field("topic"))?;
-        let f_partitions = d
-            .array(false, |d| d.i32())
-            .map_err(|e| e.field("partitions"))?;
+        let f_partitions = d.i32_array(false).map_err(|e| e.field("partitions"))?;
         let this = Self {
             topic: f_topic,
             partitions: f_partitions,
@@ -170,7 +168,11 @@ impl TopicPartition {
     pub fn sample(version: i16, variant: u8) -> Self {
         let mut this = Self::default();
         this.topic = KStr::from_static("Topic-0-0");
-        this.partitions = if variant == 1 { vec![36] } else { vec![10, 23] };
+        this.partitions = if variant == 1 {
+            I32s::from_slice(&[36])
+        } else {
+            I32s::from_slice(&[10, 23])
+        };
         let _ = (version, variant);
         this
     }

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -216,14 +216,14 @@ pub struct TopicPartition {
     /// `Topic` (string): versions 1-3, map key, entity `topicName`.
     pub topic: KStr,
     /// `Partitions` ([]int32): versions 1-3.
-    pub partitions: Vec<i32>,
+    pub partitions: I32s,
 }
 
 impl Default for TopicPartition {
     fn default() -> Self {
         TopicPartition {
             topic: KStr::from_static(""),
-            partitions: Vec::new(),
+            partitions: I32s::new(),
         }
     }
 }
@@ -278,10 +278,9 @@ impl TopicPartition {
             KStr::from_static("")
         };
         let f_partitions = if version >= 1 {
-            d.array(false, |d| d.i32())
-                .map_err(|e| e.field("partitions"))?
+            d.i32_array(false).map_err(|e| e.field("partitions"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let this = Self {
             topic: f_topic,
@@ -299,7 +298,11 @@ impl TopicPartition {
             this.topic = KStr::from_static("Topic-0-0");
         }
         if version >= 1 {
-            this.partitions = if variant == 1 { vec![36] } else { vec![10, 23] };
+            this.partitions = if variant == 1 {
+                I32s::from_slice(&[36])
+            } else {
+                I32s::from_slice(&[10, 23])
+            };
         }
         let _ = (version, variant);
         this

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -262,7 +262,7 @@ impl CreatePartitionsTopic {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreatePartitionsAssignment {
     /// `BrokerIds` ([]int32): versions 0-3, entity `brokerId`.
-    pub broker_ids: Vec<i32>,
+    pub broker_ids: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -270,7 +270,7 @@ pub struct CreatePartitionsAssignment {
 impl Default for CreatePartitionsAssignment {
     fn default() -> Self {
         CreatePartitionsAssignment {
-            broker_ids: Vec::new(),
+            broker_ids: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -316,9 +316,7 @@ impl CreatePartitionsAssignment {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
-        let f_broker_ids = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("broker_ids"))?;
+        let f_broker_ids = d.i32_array(flexible).map_err(|e| e.field("broker_ids"))?;
         let mut this = Self {
             broker_ids: f_broker_ids,
             unknown_tagged_fields: TaggedFields::new(),
@@ -334,7 +332,11 @@ impl CreatePartitionsAssignment {
     #[cfg(any(test, feature = "samples"))]
     pub fn sample(version: i16, variant: u8) -> Self {
         let mut this = Self::default();
-        this.broker_ids = if variant == 1 { vec![29] } else { vec![3, 16] };
+        this.broker_ids = if variant == 1 {
+            I32s::from_slice(&[29])
+        } else {
+            I32s::from_slice(&[3, 16])
+        };
         let _ = (version, variant);
         this
     }

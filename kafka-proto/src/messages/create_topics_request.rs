@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -299,7 +299,7 @@ pub struct CreatableReplicaAssignment {
     /// `PartitionIndex` (int32): versions 0-7, map key.
     pub partition_index: i32,
     /// `BrokerIds` ([]int32): versions 0-7, entity `brokerId`.
-    pub broker_ids: Vec<i32>,
+    pub broker_ids: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -308,7 +308,7 @@ impl Default for CreatableReplicaAssignment {
     fn default() -> Self {
         CreatableReplicaAssignment {
             partition_index: 0,
-            broker_ids: Vec::new(),
+            broker_ids: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -360,9 +360,7 @@ impl CreatableReplicaAssignment {
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        let f_broker_ids = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("broker_ids"))?;
+        let f_broker_ids = d.i32_array(flexible).map_err(|e| e.field("broker_ids"))?;
         let mut this = Self {
             partition_index: f_partition_index,
             broker_ids: f_broker_ids,
@@ -380,7 +378,11 @@ impl CreatableReplicaAssignment {
     pub fn sample(version: i16, variant: u8) -> Self {
         let mut this = Self::default();
         this.partition_index = 3;
-        this.broker_ids = if variant == 1 { vec![36] } else { vec![10, 23] };
+        this.broker_ids = if variant == 1 {
+            I32s::from_slice(&[36])
+        } else {
+            I32s::from_slice(&[10, 23])
+        };
         let _ = (version, variant);
         this
     }

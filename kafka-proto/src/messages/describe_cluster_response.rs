@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -109,7 +109,7 @@ pub struct TopicRequest {
     /// `Name` (string): versions 0, entity `topicName`.
     pub name: KStr,
     /// `PartitionIndexes` ([]int32): versions 0.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -118,7 +118,7 @@ impl Default for TopicRequest {
     fn default() -> Self {
         TopicRequest {
             name: KStr::from_static(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -174,7 +174,7 @@ impl TopicRequest {
         let flexible = true;
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_partition_indexes = d
-            .array(flexible, |d| d.i32())
+            .i32_array(flexible)
             .map_err(|e| e.field("partition_indexes"))?;
         let mut this = Self {
             name: f_name,
@@ -193,7 +193,11 @@ impl TopicRequest {
     pub fn sample(version: i16, variant: u8) -> Self {
         let mut this = Self::default();
         this.name = KStr::from_static("Name-0-0");
-        this.partition_indexes = if variant == 1 { vec![36] } else { vec![10, 23] };
+        this.partition_indexes = if variant == 1 {
+            I32s::from_slice(&[36])
+        } else {
+            I32s::from_slice(&[10, 23])
+        };
         let _ = (version, variant);
         this
     }

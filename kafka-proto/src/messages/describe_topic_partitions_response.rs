@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -335,15 +335,15 @@ pub struct DescribeTopicPartitionsResponsePartition {
     /// `LeaderEpoch` (int32): versions 0, default `-1`, ignorable.
     pub leader_epoch: i32,
     /// `ReplicaNodes` ([]int32): versions 0, entity `brokerId`.
-    pub replica_nodes: Vec<i32>,
+    pub replica_nodes: I32s,
     /// `IsrNodes` ([]int32): versions 0, entity `brokerId`.
-    pub isr_nodes: Vec<i32>,
+    pub isr_nodes: I32s,
     /// `EligibleLeaderReplicas` ([]int32): versions 0, nullable in 0, default `null`, entity `brokerId`.
-    pub eligible_leader_replicas: Option<Vec<i32>>,
+    pub eligible_leader_replicas: Option<I32s>,
     /// `LastKnownElr` ([]int32): versions 0, nullable in 0, default `null`, entity `brokerId`.
-    pub last_known_elr: Option<Vec<i32>>,
+    pub last_known_elr: Option<I32s>,
     /// `OfflineReplicas` ([]int32): versions 0, ignorable, entity `brokerId`.
-    pub offline_replicas: Vec<i32>,
+    pub offline_replicas: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -355,11 +355,11 @@ impl Default for DescribeTopicPartitionsResponsePartition {
             partition_index: 0,
             leader_id: 0,
             leader_epoch: -1,
-            replica_nodes: Vec::new(),
-            isr_nodes: Vec::new(),
+            replica_nodes: I32s::new(),
+            isr_nodes: I32s::new(),
             eligible_leader_replicas: None,
             last_known_elr: None,
-            offline_replicas: Vec::new(),
+            offline_replicas: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -497,19 +497,17 @@ impl DescribeTopicPartitionsResponsePartition {
         let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
         let f_replica_nodes = d
-            .array(flexible, |d| d.i32())
+            .i32_array(flexible)
             .map_err(|e| e.field("replica_nodes"))?;
-        let f_isr_nodes = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("isr_nodes"))?;
+        let f_isr_nodes = d.i32_array(flexible).map_err(|e| e.field("isr_nodes"))?;
         let f_eligible_leader_replicas = d
-            .nullable_array(flexible, |d| d.i32())
+            .nullable_i32_array(flexible)
             .map_err(|e| e.field("eligible_leader_replicas"))?;
         let f_last_known_elr = d
-            .nullable_array(flexible, |d| d.i32())
+            .nullable_i32_array(flexible)
             .map_err(|e| e.field("last_known_elr"))?;
         let f_offline_replicas = d
-            .array(flexible, |d| d.i32())
+            .i32_array(flexible)
             .map_err(|e| e.field("offline_replicas"))?;
         let mut this = Self {
             error_code: f_error_code,
@@ -538,19 +536,39 @@ impl DescribeTopicPartitionsResponsePartition {
         this.partition_index = 10;
         this.leader_id = 17;
         this.leader_epoch = 24;
-        this.replica_nodes = if variant == 1 { vec![57] } else { vec![31, 44] };
-        this.isr_nodes = if variant == 1 { vec![64] } else { vec![38, 51] };
+        this.replica_nodes = if variant == 1 {
+            I32s::from_slice(&[57])
+        } else {
+            I32s::from_slice(&[31, 44])
+        };
+        this.isr_nodes = if variant == 1 {
+            I32s::from_slice(&[64])
+        } else {
+            I32s::from_slice(&[38, 51])
+        };
         this.eligible_leader_replicas = if variant == 1 && true {
             None
         } else {
-            Some(if variant == 1 { vec![71] } else { vec![45, 58] })
+            Some(if variant == 1 {
+                I32s::from_slice(&[71])
+            } else {
+                I32s::from_slice(&[45, 58])
+            })
         };
         this.last_known_elr = if variant == 1 && true {
             None
         } else {
-            Some(if variant == 1 { vec![78] } else { vec![52, 65] })
+            Some(if variant == 1 {
+                I32s::from_slice(&[78])
+            } else {
+                I32s::from_slice(&[52, 65])
+            })
         };
-        this.offline_replicas = if variant == 1 { vec![85] } else { vec![59, 72] };
+        this.offline_replicas = if variant == 1 {
+            I32s::from_slice(&[85])
+        } else {
+            I32s::from_slice(&[59, 72])
+        };
         let _ = (version, variant);
         this
     }

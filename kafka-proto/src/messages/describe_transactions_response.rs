@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -299,7 +299,7 @@ pub struct TopicData {
     /// `Topic` (string): versions 0, map key, entity `topicName`.
     pub topic: KStr,
     /// `Partitions` ([]int32): versions 0.
-    pub partitions: Vec<i32>,
+    pub partitions: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -308,7 +308,7 @@ impl Default for TopicData {
     fn default() -> Self {
         TopicData {
             topic: KStr::from_static(""),
-            partitions: Vec::new(),
+            partitions: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -363,9 +363,7 @@ impl TopicData {
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let f_topic = d.string(flexible).map_err(|e| e.field("topic"))?;
-        let f_partitions = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("partitions"))?;
+        let f_partitions = d.i32_array(flexible).map_err(|e| e.field("partitions"))?;
         let mut this = Self {
             topic: f_topic,
             partitions: f_partitions,
@@ -383,7 +381,11 @@ impl TopicData {
     pub fn sample(version: i16, variant: u8) -> Self {
         let mut this = Self::default();
         this.topic = KStr::from_static("Topic-0-0");
-        this.partitions = if variant == 1 { vec![36] } else { vec![10, 23] };
+        this.partitions = if variant == 1 {
+            I32s::from_slice(&[36])
+        } else {
+            I32s::from_slice(&[10, 23])
+        };
         let _ = (version, variant);
         this
     }

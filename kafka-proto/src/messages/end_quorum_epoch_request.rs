@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -286,7 +286,7 @@ pub struct PartitionData {
     /// `LeaderEpoch` (int32): versions 0-1.
     pub leader_epoch: i32,
     /// `PreferredSuccessors` ([]int32): versions 0, ignorable.
-    pub preferred_successors: Vec<i32>,
+    pub preferred_successors: I32s,
     /// `PreferredCandidates` ([]ReplicaInfo): versions 1, ignorable.
     pub preferred_candidates: Vec<ReplicaInfo>,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
@@ -299,7 +299,7 @@ impl Default for PartitionData {
             partition_index: 0,
             leader_id: 0,
             leader_epoch: 0,
-            preferred_successors: Vec::new(),
+            preferred_successors: I32s::new(),
             preferred_candidates: Vec::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
@@ -388,10 +388,10 @@ impl PartitionData {
         let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
         let f_preferred_successors = if version <= 0 {
-            d.array(flexible, |d| d.i32())
+            d.i32_array(flexible)
                 .map_err(|e| e.field("preferred_successors"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let f_preferred_candidates = if version >= 1 {
             d.array(flexible, |d| ReplicaInfo::read(d, version))
@@ -422,7 +422,11 @@ impl PartitionData {
         this.leader_id = 10;
         this.leader_epoch = 17;
         if version <= 0 {
-            this.preferred_successors = if variant == 1 { vec![50] } else { vec![24, 37] };
+            this.preferred_successors = if variant == 1 {
+                I32s::from_slice(&[50])
+            } else {
+                I32s::from_slice(&[24, 37])
+            };
         }
         if version >= 1 {
             this.preferred_candidates = if variant == 1 {

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -847,7 +847,7 @@ pub struct ForgottenTopic {
     /// `TopicId` (uuid): versions 13-17, ignorable.
     pub topic_id: Uuid,
     /// `Partitions` ([]int32): versions 7-17.
-    pub partitions: Vec<i32>,
+    pub partitions: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -857,7 +857,7 @@ impl Default for ForgottenTopic {
         ForgottenTopic {
             topic: KStr::from_static(""),
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -942,10 +942,9 @@ impl ForgottenTopic {
             Uuid::ZERO
         };
         let f_partitions = if version >= 7 {
-            d.array(flexible, |d| d.i32())
-                .map_err(|e| e.field("partitions"))?
+            d.i32_array(flexible).map_err(|e| e.field("partitions"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let mut this = Self {
             topic: f_topic,
@@ -971,7 +970,11 @@ impl ForgottenTopic {
             this.topic_id = Uuid([5; 16]);
         }
         if version >= 7 {
-            this.partitions = if variant == 1 { vec![43] } else { vec![17, 30] };
+            this.partitions = if variant == 1 {
+                I32s::from_slice(&[43])
+            } else {
+                I32s::from_slice(&[17, 30])
+            };
         }
         let _ = (version, variant);
         this

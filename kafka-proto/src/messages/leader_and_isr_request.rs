@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -543,15 +543,15 @@ pub struct LeaderAndIsrPartitionState {
     /// `LeaderEpoch` (int32): versions 0-7.
     pub leader_epoch: i32,
     /// `Isr` ([]int32): versions 0-7, entity `brokerId`.
-    pub isr: Vec<i32>,
+    pub isr: I32s,
     /// `PartitionEpoch` (int32): versions 0-7.
     pub partition_epoch: i32,
     /// `Replicas` ([]int32): versions 0-7, entity `brokerId`.
-    pub replicas: Vec<i32>,
+    pub replicas: I32s,
     /// `AddingReplicas` ([]int32): versions 3-7, ignorable, entity `brokerId`.
-    pub adding_replicas: Vec<i32>,
+    pub adding_replicas: I32s,
     /// `RemovingReplicas` ([]int32): versions 3-7, ignorable, entity `brokerId`.
-    pub removing_replicas: Vec<i32>,
+    pub removing_replicas: I32s,
     /// `IsNew` (bool): versions 1-7, default `false`, ignorable.
     pub is_new: bool,
     /// `LeaderRecoveryState` (int8): versions 6-7, default `0`.
@@ -568,11 +568,11 @@ impl Default for LeaderAndIsrPartitionState {
             controller_epoch: 0,
             leader: 0,
             leader_epoch: 0,
-            isr: Vec::new(),
+            isr: I32s::new(),
             partition_epoch: 0,
-            replicas: Vec::new(),
-            adding_replicas: Vec::new(),
-            removing_replicas: Vec::new(),
+            replicas: I32s::new(),
+            adding_replicas: I32s::new(),
+            removing_replicas: I32s::new(),
             is_new: false,
             leader_recovery_state: 0,
             unknown_tagged_fields: TaggedFields::new(),
@@ -730,22 +730,20 @@ impl LeaderAndIsrPartitionState {
         let f_controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
         let f_leader = d.i32().map_err(|e| e.field("leader"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        let f_isr = d.array(flexible, |d| d.i32()).map_err(|e| e.field("isr"))?;
+        let f_isr = d.i32_array(flexible).map_err(|e| e.field("isr"))?;
         let f_partition_epoch = d.i32().map_err(|e| e.field("partition_epoch"))?;
-        let f_replicas = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("replicas"))?;
+        let f_replicas = d.i32_array(flexible).map_err(|e| e.field("replicas"))?;
         let f_adding_replicas = if version >= 3 {
-            d.array(flexible, |d| d.i32())
+            d.i32_array(flexible)
                 .map_err(|e| e.field("adding_replicas"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let f_removing_replicas = if version >= 3 {
-            d.array(flexible, |d| d.i32())
+            d.i32_array(flexible)
                 .map_err(|e| e.field("removing_replicas"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let f_is_new = if version >= 1 {
             d.bool().map_err(|e| e.field("is_new"))?
@@ -790,14 +788,30 @@ impl LeaderAndIsrPartitionState {
         this.controller_epoch = 17;
         this.leader = 24;
         this.leader_epoch = 31;
-        this.isr = if variant == 1 { vec![64] } else { vec![38, 51] };
+        this.isr = if variant == 1 {
+            I32s::from_slice(&[64])
+        } else {
+            I32s::from_slice(&[38, 51])
+        };
         this.partition_epoch = 45;
-        this.replicas = if variant == 1 { vec![78] } else { vec![52, 65] };
+        this.replicas = if variant == 1 {
+            I32s::from_slice(&[78])
+        } else {
+            I32s::from_slice(&[52, 65])
+        };
         if version >= 3 {
-            this.adding_replicas = if variant == 1 { vec![85] } else { vec![59, 72] };
+            this.adding_replicas = if variant == 1 {
+                I32s::from_slice(&[85])
+            } else {
+                I32s::from_slice(&[59, 72])
+            };
         }
         if version >= 3 {
-            this.removing_replicas = if variant == 1 { vec![92] } else { vec![66, 79] };
+            this.removing_replicas = if variant == 1 {
+                I32s::from_slice(&[92])
+            } else {
+                I32s::from_slice(&[66, 79])
+            };
         }
         if version >= 1 {
             this.is_new = true;

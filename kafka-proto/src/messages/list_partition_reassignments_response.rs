@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -266,11 +266,11 @@ pub struct OngoingPartitionReassignment {
     /// `PartitionIndex` (int32): versions 0.
     pub partition_index: i32,
     /// `Replicas` ([]int32): versions 0, entity `brokerId`.
-    pub replicas: Vec<i32>,
+    pub replicas: I32s,
     /// `AddingReplicas` ([]int32): versions 0, entity `brokerId`.
-    pub adding_replicas: Vec<i32>,
+    pub adding_replicas: I32s,
     /// `RemovingReplicas` ([]int32): versions 0, entity `brokerId`.
-    pub removing_replicas: Vec<i32>,
+    pub removing_replicas: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -279,9 +279,9 @@ impl Default for OngoingPartitionReassignment {
     fn default() -> Self {
         OngoingPartitionReassignment {
             partition_index: 0,
-            replicas: Vec::new(),
-            adding_replicas: Vec::new(),
-            removing_replicas: Vec::new(),
+            replicas: I32s::new(),
+            adding_replicas: I32s::new(),
+            removing_replicas: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -355,14 +355,12 @@ impl OngoingPartitionReassignment {
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        let f_replicas = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("replicas"))?;
+        let f_replicas = d.i32_array(flexible).map_err(|e| e.field("replicas"))?;
         let f_adding_replicas = d
-            .array(flexible, |d| d.i32())
+            .i32_array(flexible)
             .map_err(|e| e.field("adding_replicas"))?;
         let f_removing_replicas = d
-            .array(flexible, |d| d.i32())
+            .i32_array(flexible)
             .map_err(|e| e.field("removing_replicas"))?;
         let mut this = Self {
             partition_index: f_partition_index,
@@ -383,9 +381,21 @@ impl OngoingPartitionReassignment {
     pub fn sample(version: i16, variant: u8) -> Self {
         let mut this = Self::default();
         this.partition_index = 3;
-        this.replicas = if variant == 1 { vec![36] } else { vec![10, 23] };
-        this.adding_replicas = if variant == 1 { vec![43] } else { vec![17, 30] };
-        this.removing_replicas = if variant == 1 { vec![50] } else { vec![24, 37] };
+        this.replicas = if variant == 1 {
+            I32s::from_slice(&[36])
+        } else {
+            I32s::from_slice(&[10, 23])
+        };
+        this.adding_replicas = if variant == 1 {
+            I32s::from_slice(&[43])
+        } else {
+            I32s::from_slice(&[17, 30])
+        };
+        this.removing_replicas = if variant == 1 {
+            I32s::from_slice(&[50])
+        } else {
+            I32s::from_slice(&[24, 37])
+        };
         let _ = (version, variant);
         this
     }

@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -618,11 +618,11 @@ pub struct MetadataResponsePartition {
     /// `LeaderEpoch` (int32): versions 7-12, default `-1`, ignorable.
     pub leader_epoch: i32,
     /// `ReplicaNodes` ([]int32): versions 0-12, entity `brokerId`.
-    pub replica_nodes: Vec<i32>,
+    pub replica_nodes: I32s,
     /// `IsrNodes` ([]int32): versions 0-12, entity `brokerId`.
-    pub isr_nodes: Vec<i32>,
+    pub isr_nodes: I32s,
     /// `OfflineReplicas` ([]int32): versions 5-12, ignorable, entity `brokerId`.
-    pub offline_replicas: Vec<i32>,
+    pub offline_replicas: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -634,9 +634,9 @@ impl Default for MetadataResponsePartition {
             partition_index: 0,
             leader_id: 0,
             leader_epoch: -1,
-            replica_nodes: Vec::new(),
-            isr_nodes: Vec::new(),
-            offline_replicas: Vec::new(),
+            replica_nodes: I32s::new(),
+            isr_nodes: I32s::new(),
+            offline_replicas: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -742,16 +742,14 @@ impl MetadataResponsePartition {
             -1
         };
         let f_replica_nodes = d
-            .array(flexible, |d| d.i32())
+            .i32_array(flexible)
             .map_err(|e| e.field("replica_nodes"))?;
-        let f_isr_nodes = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("isr_nodes"))?;
+        let f_isr_nodes = d.i32_array(flexible).map_err(|e| e.field("isr_nodes"))?;
         let f_offline_replicas = if version >= 5 {
-            d.array(flexible, |d| d.i32())
+            d.i32_array(flexible)
                 .map_err(|e| e.field("offline_replicas"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let mut this = Self {
             error_code: f_error_code,
@@ -780,10 +778,22 @@ impl MetadataResponsePartition {
         if version >= 7 {
             this.leader_epoch = 24;
         }
-        this.replica_nodes = if variant == 1 { vec![57] } else { vec![31, 44] };
-        this.isr_nodes = if variant == 1 { vec![64] } else { vec![38, 51] };
+        this.replica_nodes = if variant == 1 {
+            I32s::from_slice(&[57])
+        } else {
+            I32s::from_slice(&[31, 44])
+        };
+        this.isr_nodes = if variant == 1 {
+            I32s::from_slice(&[64])
+        } else {
+            I32s::from_slice(&[38, 51])
+        };
         if version >= 5 {
-            this.offline_replicas = if variant == 1 { vec![71] } else { vec![45, 58] };
+            this.offline_replicas = if variant == 1 {
+                I32s::from_slice(&[71])
+            } else {
+                I32s::from_slice(&[45, 58])
+            };
         }
         let _ = (version, variant);
         this

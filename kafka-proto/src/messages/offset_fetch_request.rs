@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -237,7 +237,7 @@ pub struct OffsetFetchRequestTopic {
     /// `Name` (string): versions 0-7, entity `topicName`.
     pub name: KStr,
     /// `PartitionIndexes` ([]int32): versions 0-7.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -246,7 +246,7 @@ impl Default for OffsetFetchRequestTopic {
     fn default() -> Self {
         OffsetFetchRequestTopic {
             name: KStr::from_static(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -321,10 +321,10 @@ impl OffsetFetchRequestTopic {
             KStr::from_static("")
         };
         let f_partition_indexes = if version <= 7 {
-            d.array(flexible, |d| d.i32())
+            d.i32_array(flexible)
                 .map_err(|e| e.field("partition_indexes"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let mut this = Self {
             name: f_name,
@@ -346,7 +346,11 @@ impl OffsetFetchRequestTopic {
             this.name = KStr::from_static("Name-0-0");
         }
         if version <= 7 {
-            this.partition_indexes = if variant == 1 { vec![36] } else { vec![10, 23] };
+            this.partition_indexes = if variant == 1 {
+                I32s::from_slice(&[36])
+            } else {
+                I32s::from_slice(&[10, 23])
+            };
         }
         let _ = (version, variant);
         this
@@ -583,7 +587,7 @@ pub struct OffsetFetchRequestTopics {
     /// `Name` (string): versions 8-9, entity `topicName`.
     pub name: KStr,
     /// `PartitionIndexes` ([]int32): versions 8-9.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -592,7 +596,7 @@ impl Default for OffsetFetchRequestTopics {
     fn default() -> Self {
         OffsetFetchRequestTopics {
             name: KStr::from_static(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -667,10 +671,10 @@ impl OffsetFetchRequestTopics {
             KStr::from_static("")
         };
         let f_partition_indexes = if version >= 8 {
-            d.array(flexible, |d| d.i32())
+            d.i32_array(flexible)
                 .map_err(|e| e.field("partition_indexes"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let mut this = Self {
             name: f_name,
@@ -692,7 +696,11 @@ impl OffsetFetchRequestTopics {
             this.name = KStr::from_static("Name-0-0");
         }
         if version >= 8 {
-            this.partition_indexes = if variant == 1 { vec![36] } else { vec![10, 23] };
+            this.partition_indexes = if variant == 1 {
+                I32s::from_slice(&[36])
+            } else {
+                I32s::from_slice(&[10, 23])
+            };
         }
         let _ = (version, variant);
         this

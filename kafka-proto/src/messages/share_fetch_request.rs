@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -562,7 +562,7 @@ pub struct ForgottenTopic {
     /// `TopicId` (uuid): versions 0.
     pub topic_id: Uuid,
     /// `Partitions` ([]int32): versions 0.
-    pub partitions: Vec<i32>,
+    pub partitions: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -571,7 +571,7 @@ impl Default for ForgottenTopic {
     fn default() -> Self {
         ForgottenTopic {
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -623,9 +623,7 @@ impl ForgottenTopic {
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
-        let f_partitions = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("partitions"))?;
+        let f_partitions = d.i32_array(flexible).map_err(|e| e.field("partitions"))?;
         let mut this = Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
@@ -643,7 +641,11 @@ impl ForgottenTopic {
     pub fn sample(version: i16, variant: u8) -> Self {
         let mut this = Self::default();
         this.topic_id = Uuid([2; 16]);
-        this.partitions = if variant == 1 { vec![36] } else { vec![10, 23] };
+        this.partitions = if variant == 1 {
+            I32s::from_slice(&[36])
+        } else {
+            I32s::from_slice(&[10, 23])
+        };
         let _ = (version, variant);
         this
     }

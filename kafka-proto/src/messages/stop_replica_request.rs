@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -407,7 +407,7 @@ pub struct StopReplicaTopicV1 {
     /// `Name` (string): versions 1-2, entity `topicName`.
     pub name: KStr,
     /// `PartitionIndexes` ([]int32): versions 1-2.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -416,7 +416,7 @@ impl Default for StopReplicaTopicV1 {
     fn default() -> Self {
         StopReplicaTopicV1 {
             name: KStr::from_static(""),
-            partition_indexes: Vec::new(),
+            partition_indexes: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -491,10 +491,10 @@ impl StopReplicaTopicV1 {
             KStr::from_static("")
         };
         let f_partition_indexes = if version >= 1 && version <= 2 {
-            d.array(flexible, |d| d.i32())
+            d.i32_array(flexible)
                 .map_err(|e| e.field("partition_indexes"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let mut this = Self {
             name: f_name,
@@ -516,7 +516,11 @@ impl StopReplicaTopicV1 {
             this.name = KStr::from_static("Name-0-0");
         }
         if version >= 1 && version <= 2 {
-            this.partition_indexes = if variant == 1 { vec![36] } else { vec![10, 23] };
+            this.partition_indexes = if variant == 1 {
+                I32s::from_slice(&[36])
+            } else {
+                I32s::from_slice(&[10, 23])
+            };
         }
         let _ = (version, variant);
         this

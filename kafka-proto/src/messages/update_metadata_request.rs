@@ -8,7 +8,7 @@ use crate::decode::{DecodeError, Decoder};
 #[allow(unused_imports)]
 use crate::encode::*;
 #[allow(unused_imports)]
-use crate::types::{KStr, TaggedField, TaggedFields, Uuid, VersionRange};
+use crate::types::{I32s, KStr, TaggedField, TaggedFields, Uuid, VersionRange};
 #[allow(unused_imports)]
 use bytes::Bytes;
 
@@ -818,13 +818,13 @@ pub struct UpdateMetadataPartitionState {
     /// `LeaderEpoch` (int32): versions 0-8.
     pub leader_epoch: i32,
     /// `Isr` ([]int32): versions 0-8, entity `brokerId`.
-    pub isr: Vec<i32>,
+    pub isr: I32s,
     /// `ZkVersion` (int32): versions 0-8.
     pub zk_version: i32,
     /// `Replicas` ([]int32): versions 0-8, entity `brokerId`.
-    pub replicas: Vec<i32>,
+    pub replicas: I32s,
     /// `OfflineReplicas` ([]int32): versions 4-8, ignorable, entity `brokerId`.
-    pub offline_replicas: Vec<i32>,
+    pub offline_replicas: I32s,
     /// Tagged fields this codec does not know, kept as received so re-encoding preserves them.
     pub unknown_tagged_fields: TaggedFields,
 }
@@ -837,10 +837,10 @@ impl Default for UpdateMetadataPartitionState {
             controller_epoch: 0,
             leader: 0,
             leader_epoch: 0,
-            isr: Vec::new(),
+            isr: I32s::new(),
             zk_version: 0,
-            replicas: Vec::new(),
-            offline_replicas: Vec::new(),
+            replicas: I32s::new(),
+            offline_replicas: I32s::new(),
             unknown_tagged_fields: TaggedFields::new(),
         }
     }
@@ -959,16 +959,14 @@ impl UpdateMetadataPartitionState {
         let f_controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
         let f_leader = d.i32().map_err(|e| e.field("leader"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        let f_isr = d.array(flexible, |d| d.i32()).map_err(|e| e.field("isr"))?;
+        let f_isr = d.i32_array(flexible).map_err(|e| e.field("isr"))?;
         let f_zk_version = d.i32().map_err(|e| e.field("zk_version"))?;
-        let f_replicas = d
-            .array(flexible, |d| d.i32())
-            .map_err(|e| e.field("replicas"))?;
+        let f_replicas = d.i32_array(flexible).map_err(|e| e.field("replicas"))?;
         let f_offline_replicas = if version >= 4 {
-            d.array(flexible, |d| d.i32())
+            d.i32_array(flexible)
                 .map_err(|e| e.field("offline_replicas"))?
         } else {
-            Vec::new()
+            I32s::new()
         };
         let mut this = Self {
             topic_name: f_topic_name,
@@ -1000,11 +998,23 @@ impl UpdateMetadataPartitionState {
         this.controller_epoch = 17;
         this.leader = 24;
         this.leader_epoch = 31;
-        this.isr = if variant == 1 { vec![64] } else { vec![38, 51] };
+        this.isr = if variant == 1 {
+            I32s::from_slice(&[64])
+        } else {
+            I32s::from_slice(&[38, 51])
+        };
         this.zk_version = 45;
-        this.replicas = if variant == 1 { vec![78] } else { vec![52, 65] };
+        this.replicas = if variant == 1 {
+            I32s::from_slice(&[78])
+        } else {
+            I32s::from_slice(&[52, 65])
+        };
         if version >= 4 {
-            this.offline_replicas = if variant == 1 { vec![85] } else { vec![59, 72] };
+            this.offline_replicas = if variant == 1 {
+                I32s::from_slice(&[85])
+            } else {
+                I32s::from_slice(&[59, 72])
+            };
         }
         let _ = (version, variant);
         this

@@ -86,7 +86,7 @@ fn fetch_req(group: &str, topics: Option<&[(&str, &[i32])]>) -> OffsetFetchReque
             ts.iter()
                 .map(|(t, ps)| OffsetFetchRequestTopic {
                     name: (*t).into(),
-                    partition_indexes: ps.to_vec(),
+                    partition_indexes: ps.iter().copied().collect(),
                     ..Default::default()
                 })
                 .collect()
@@ -201,7 +201,7 @@ async fn batched_offset_fetch_v8() {
                 group_id: "b".into(),
                 topics: Some(vec![OffsetFetchRequestTopics {
                     name: "t2".into(),
-                    partition_indexes: vec![3, 4],
+                    partition_indexes: [3, 4].into_iter().collect(),
                     ..Default::default()
                 }]),
                 ..Default::default()
