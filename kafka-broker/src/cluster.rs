@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use crate::config::{BrokerConfig, Storage};
 use crate::storage::{
-    partition_dir, FileCache, LogConfig, PartitionLog, RecoveryReport, StorageError,
+    partition_dir, FileCache, FsyncPolicy, LogConfig, PartitionLog, RecoveryReport, StorageError,
 };
 use crate::topic_config;
 use crate::BrokerError;
@@ -40,6 +40,10 @@ pub(crate) struct Partition {
     pub index: i32,
     log: Mutex<PartitionLog>,
     pub leader_epoch: AtomicI32,
+    /// Group commit under `--fsync always`: the log end offset known to be on disk. Produce
+    /// requests wait here after appending; the first one in syncs everything appended so far,
+    /// and the others find their data already covered.
+    pub synced_to: tokio::sync::Mutex<i64>,
 }
 
 impl Partition {
@@ -242,6 +246,7 @@ impl Cluster {
                     index: p,
                     log: Mutex::new(log),
                     leader_epoch: AtomicI32::new(0),
+                    synced_to: tokio::sync::Mutex::new(0),
                 }));
             }
             let topic = Arc::new(Topic {
@@ -265,6 +270,10 @@ impl Cluster {
         cfg: LogConfig,
         clean: bool,
     ) -> Result<(PartitionLog, RecoveryReport), BrokerError> {
+        // With `--fsync always` the broker syncs after appends itself (group commit, see
+        // `Partition::synced_to`), so logs never sync inside `append`.
+        let mut cfg = cfg;
+        cfg.fsync = FsyncPolicy::Roll;
         match &self.data_dir {
             None => Ok((PartitionLog::in_memory(cfg), RecoveryReport::default())),
             Some(dir) => {
@@ -372,6 +381,7 @@ impl Cluster {
                 index: p,
                 log: Mutex::new(log),
                 leader_epoch: AtomicI32::new(0),
+                synced_to: tokio::sync::Mutex::new(0),
             }));
         }
         let topic = Arc::new(Topic {
@@ -472,6 +482,7 @@ impl Cluster {
                 index: p,
                 log: Mutex::new(log),
                 leader_epoch: AtomicI32::new(0),
+                synced_to: tokio::sync::Mutex::new(0),
             }));
         }
         topic
@@ -485,12 +496,18 @@ impl Cluster {
     }
 
     /// Replaces a topic's config overrides (already validated) and applies them to its logs.
+    /// Whether produce acknowledgements wait for an fsync.
+    pub fn sync_before_ack(&self) -> bool {
+        self.config.log.fsync == FsyncPolicy::Always && self.data_dir.is_some()
+    }
+
     pub fn set_topic_configs(
         &self,
         topic: &Topic,
         configs: BTreeMap<String, String>,
     ) -> Result<(), BrokerError> {
-        let log_cfg = topic_config::log_config(&self.config.log, &configs);
+        let mut log_cfg = topic_config::log_config(&self.config.log, &configs);
+        log_cfg.fsync = FsyncPolicy::Roll;
         *topic.configs.lock().unwrap_or_else(|p| p.into_inner()) = configs;
         for p in topic.partitions() {
             p.log().set_config(log_cfg.clone());

@@ -9,7 +9,27 @@ use kafka_proto::{ErrorCode, KStr, VersionRange};
 
 use super::{injected_for, Ctx, Req};
 use crate::cluster::now_ms;
-use crate::storage::FsyncPolicy;
+use crate::cluster::Partition;
+use crate::storage::StorageError;
+
+/// `--fsync always`: returns once everything up to `end` is on disk. Requests that arrive while
+/// a sync runs queue on the partition's gate; the next sync covers all of them (group commit).
+async fn group_commit(partition: &std::sync::Arc<Partition>, end: i64) -> Result<(), StorageError> {
+    let mut synced = partition.synced_to.lock().await;
+    if *synced >= end {
+        return Ok(());
+    }
+    let p = partition.clone();
+    let upto = tokio::task::spawn_blocking(move || {
+        let mut log = p.log();
+        let upto = log.log_end_offset();
+        log.flush().map(|()| upto)
+    })
+    .await
+    .unwrap_or_else(|e| Err(StorageError::Io(std::io::Error::other(e.to_string()))))?;
+    *synced = upto;
+    Ok(())
+}
 
 /// v0-v2 carried the legacy message formats, which Kafka 4 no longer accepts.
 pub(crate) const VERSIONS: VersionRange = VersionRange::new(3, 11);
@@ -62,20 +82,12 @@ pub(crate) async fn handle(ctx: &Ctx, r: &Req<'_>, req: ProduceRequest) -> Optio
             let epoch = partition
                 .leader_epoch
                 .load(std::sync::atomic::Ordering::Relaxed);
-            let sync = partition.log().config().fsync == FsyncPolicy::Always;
-            let result = if sync {
-                // fsync blocks: keep it off the async workers.
-                let part = partition.clone();
-                tokio::task::spawn_blocking(move || part.log().append(records, epoch, now_ms()))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(crate::storage::StorageError::Io(std::io::Error::other(
-                            e.to_string(),
-                        )))
-                    })
-            } else {
-                partition.log().append(records, epoch, now_ms())
-            };
+            let mut result = partition.log().append(records, epoch, now_ms());
+            if let (Ok(a), true, false) = (&result, ctx.cluster.sync_before_ack(), acks == 0) {
+                if let Err(e) = group_commit(&partition, a.last_offset + 1).await {
+                    result = Err(e);
+                }
+            }
             match result {
                 Ok(a) => {
                     appended |= !a.duplicate;
