@@ -47,6 +47,15 @@ pub(crate) struct Partition {
 }
 
 impl Partition {
+    fn new(index: i32, log: PartitionLog) -> Arc<Partition> {
+        Arc::new(Partition {
+            index,
+            log: Mutex::new(log),
+            leader_epoch: AtomicI32::new(0),
+            synced_to: tokio::sync::Mutex::new(0),
+        })
+    }
+
     /// Locks the log. A poisoned lock (a panic while holding it) is recovered: the log's own
     /// invariants are kept by each call being all-or-nothing.
     pub fn log(&self) -> MutexGuard<'_, PartitionLog> {
@@ -242,12 +251,7 @@ impl Cluster {
                 report.batches_checked += r.batches_checked;
                 report.truncated_bytes += r.truncated_bytes;
                 report.partitions += 1;
-                parts.push(Arc::new(Partition {
-                    index: p,
-                    log: Mutex::new(log),
-                    leader_epoch: AtomicI32::new(0),
-                    synced_to: tokio::sync::Mutex::new(0),
-                }));
+                parts.push(Partition::new(p, log));
             }
             let topic = Arc::new(Topic {
                 internal: t.name.starts_with("__"),
@@ -377,12 +381,7 @@ impl Cluster {
             let (log, _) = self
                 .open_log(name, p, log_cfg.clone(), true)
                 .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
-            parts.push(Arc::new(Partition {
-                index: p,
-                log: Mutex::new(log),
-                leader_epoch: AtomicI32::new(0),
-                synced_to: tokio::sync::Mutex::new(0),
-            }));
+            parts.push(Partition::new(p, log));
         }
         let topic = Arc::new(Topic {
             internal: name.starts_with("__"),
@@ -478,12 +477,7 @@ impl Cluster {
             let (log, _) = self
                 .open_log(name, p, log_cfg.clone(), true)
                 .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
-            new.push(Arc::new(Partition {
-                index: p,
-                log: Mutex::new(log),
-                leader_epoch: AtomicI32::new(0),
-                synced_to: tokio::sync::Mutex::new(0),
-            }));
+            new.push(Partition::new(p, log));
         }
         topic
             .partitions

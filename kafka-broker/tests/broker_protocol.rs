@@ -842,3 +842,60 @@ async fn success_paths_encode_at_every_version() {
         assert_eq!(r.responses[0].error_code, 0, "delete topics v{v}");
     }
 }
+
+/// KIP-320: a client that believes in a newer leader epoch than the broker's gets
+/// UNKNOWN_LEADER_EPOCH from Fetch, ListOffsets and OffsetForLeaderEpoch.
+#[tokio::test]
+async fn newer_leader_epochs_are_refused() {
+    let b = memory_broker().await;
+    let mut c = Conn::connect(&b.bootstrap()).await;
+    c.call(metadata(&["t"]), 12).await;
+    let mut req = fetch("t", 0, 0, 0);
+    req.topics[0].partitions[0].current_leader_epoch = 5;
+    let r = expect!(c.call(req, 12).await, Fetch);
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ErrorCode::UnknownLeaderEpoch.code()
+    );
+    let req = ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![ListOffsetsTopic {
+            name: "t".into(),
+            partitions: vec![ListOffsetsPartition {
+                partition_index: 0,
+                timestamp: -1,
+                current_leader_epoch: 5,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = expect!(c.call(req, 7).await, ListOffsets);
+    assert_eq!(
+        r.topics[0].partitions[0].error_code,
+        ErrorCode::UnknownLeaderEpoch.code()
+    );
+    use kafka_proto::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let req = OffsetForLeaderEpochRequest {
+        replica_id: -1,
+        topics: vec![OffsetForLeaderTopic {
+            topic: "t".into(),
+            partitions: vec![OffsetForLeaderPartition {
+                partition: 0,
+                current_leader_epoch: 5,
+                leader_epoch: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = expect!(c.call(req, 4).await, OffsetForLeaderEpoch);
+    assert_eq!(
+        r.topics[0].partitions[0].error_code,
+        ErrorCode::UnknownLeaderEpoch.code()
+    );
+}

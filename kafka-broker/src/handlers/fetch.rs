@@ -14,7 +14,7 @@ use kafka_proto::messages::{FetchRequest, FetchResponse};
 use kafka_proto::{ErrorCode, KStr, VersionRange};
 
 use super::fetch_session::{Mode, Want};
-use super::{injected_for, Ctx, Req};
+use super::{injected_for, leader_epoch_error, Ctx, Req};
 use crate::storage::StorageError;
 
 /// v0-v3 are the legacy message formats' versions, which Kafka 4 no longer serves.
@@ -26,16 +26,6 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
 struct Got {
     want: Want,
     data: PartitionData,
-}
-
-fn epoch_error(current: i32, ours: i32) -> Option<ErrorCode> {
-    if current < 0 || current == ours {
-        None
-    } else if current > ours {
-        Some(ErrorCode::UnknownLeaderEpoch)
-    } else {
-        Some(ErrorCode::FencedLeaderEpoch)
-    }
 }
 
 /// Reads every wanted partition once; returns the results and the bytes of records found.
@@ -78,7 +68,7 @@ fn read_all(
             fail(data, ErrorCode::NotLeaderOrFollower)
         } else if let Some(p) = partition {
             let ours = p.leader_epoch.load(Ordering::Relaxed);
-            if let Some(code) = epoch_error(w.current_leader_epoch, ours) {
+            if let Some(code) = leader_epoch_error(w.current_leader_epoch, ours) {
                 fail(data, code)
             } else {
                 let limit = (w.max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total));

@@ -11,7 +11,7 @@ use kafka_proto::messages::list_offsets_response::{
 use kafka_proto::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_proto::{ErrorCode, VersionRange};
 
-use super::{injected_for, Ctx, Req};
+use super::{injected_for, leader_epoch_error, Ctx, Req};
 
 /// v0 (old-style offset lists) was removed in Kafka 4.
 pub(crate) const VERSIONS: VersionRange = VersionRange::new(1, 10);
@@ -43,15 +43,10 @@ pub(crate) async fn handle(ctx: &Ctx, r: &Req<'_>, req: ListOffsetsRequest) -> L
                         .and_then(|t| t.partition(p.partition_index))
                         .ok_or(ErrorCode::UnknownTopicOrPartition)?;
                     let ours = part.leader_epoch.load(Ordering::Relaxed);
-                    if r.version >= 4
-                        && p.current_leader_epoch >= 0
-                        && p.current_leader_epoch != ours
-                    {
-                        return Err(if p.current_leader_epoch > ours {
-                            ErrorCode::UnknownLeaderEpoch
-                        } else {
-                            ErrorCode::FencedLeaderEpoch
-                        });
+                    if r.version >= 4 {
+                        if let Some(code) = leader_epoch_error(p.current_leader_epoch, ours) {
+                            return Err(code);
+                        }
                     }
                     let log = part.log();
                     match p.timestamp {

@@ -307,6 +307,18 @@ pub(crate) fn api_version_list(
         .collect()
 }
 
+/// KIP-320's check of a request's current leader epoch against ours: -1 skips it; a newer one
+/// than ours is UNKNOWN_LEADER_EPOCH, an older one FENCED_LEADER_EPOCH.
+pub(crate) fn leader_epoch_error(current: i32, ours: i32) -> Option<ErrorCode> {
+    if current < 0 || current == ours {
+        None
+    } else if current > ours {
+        Some(ErrorCode::UnknownLeaderEpoch)
+    } else {
+        Some(ErrorCode::FencedLeaderEpoch)
+    }
+}
+
 /// Error code or the injected one for a partition.
 pub(crate) fn injected_for(r: &Req<'_>, topic: &str, partition: i32) -> Option<ErrorCode> {
     r.injected

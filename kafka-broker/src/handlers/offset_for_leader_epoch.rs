@@ -9,7 +9,7 @@ use kafka_proto::messages::offset_for_leader_epoch_response::{
 use kafka_proto::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 use kafka_proto::{ErrorCode, VersionRange};
 
-use super::{injected_for, Ctx, Req};
+use super::{injected_for, leader_epoch_error, Ctx, Req};
 
 pub(crate) const VERSIONS: VersionRange = VersionRange::new(0, 4);
 
@@ -44,15 +44,10 @@ pub(crate) fn handle(
                             .partition(&t.topic, p.partition)
                             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
                         let ours = part.leader_epoch.load(Ordering::Relaxed);
-                        if r.version >= 2
-                            && p.current_leader_epoch >= 0
-                            && p.current_leader_epoch != ours
-                        {
-                            return Err(if p.current_leader_epoch > ours {
-                                ErrorCode::UnknownLeaderEpoch
-                            } else {
-                                ErrorCode::FencedLeaderEpoch
-                            });
+                        if r.version >= 2 {
+                            if let Some(code) = leader_epoch_error(p.current_leader_epoch, ours) {
+                                return Err(code);
+                            }
                         }
                         if let Some((epoch, end)) = part.log().end_offset_for_epoch(p.leader_epoch)
                         {
