@@ -899,3 +899,119 @@ async fn newer_leader_epochs_are_refused() {
         ErrorCode::UnknownLeaderEpoch.code()
     );
 }
+
+#[tokio::test]
+async fn cluster_coordinator_producer_ids_and_legacy_alter_configs() {
+    let b = memory_broker().await;
+    let mut c = Conn::connect(&b.bootstrap()).await;
+    let r = expect!(
+        c.call(
+            DescribeClusterRequest {
+                endpoint_type: 1,
+                ..Default::default()
+            },
+            1
+        )
+        .await,
+        DescribeCluster
+    );
+    assert_eq!(
+        (r.error_code, &*r.cluster_id, r.brokers.len()),
+        (0, b.cluster_id(), 1)
+    );
+    assert_eq!(r.brokers[0].port as u16, b.local_addr().port());
+
+    let r = expect!(
+        c.call(
+            FindCoordinatorRequest {
+                key: "g".into(),
+                ..Default::default()
+            },
+            3
+        )
+        .await,
+        FindCoordinator
+    );
+    assert_eq!((r.error_code, r.port as u16), (0, b.local_addr().port()));
+    let r = expect!(
+        c.call(
+            FindCoordinatorRequest {
+                coordinator_keys: vec!["a".into(), "b".into()],
+                ..Default::default()
+            },
+            4
+        )
+        .await,
+        FindCoordinator
+    );
+    assert_eq!(r.coordinators.len(), 2);
+    assert!(r
+        .coordinators
+        .iter()
+        .all(|k| k.error_code == 0 && k.node_id == 1));
+
+    let r = expect!(
+        c.call(
+            InitProducerIdRequest {
+                transactional_id: None,
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            },
+            4
+        )
+        .await,
+        InitProducerId
+    );
+    assert_eq!(r.error_code, 0);
+    let (id, epoch) = (r.producer_id, r.producer_epoch);
+    let r2 = expect!(
+        c.call(
+            InitProducerIdRequest {
+                transactional_id: None,
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            },
+            4
+        )
+        .await,
+        InitProducerId
+    );
+    assert_ne!(r2.producer_id, id, "fresh ids are distinct");
+    // KIP-360: an existing producer bumps its epoch and keeps its id.
+    let r = expect!(
+        c.call(
+            InitProducerIdRequest {
+                transactional_id: None,
+                producer_id: id,
+                producer_epoch: epoch,
+                ..Default::default()
+            },
+            4
+        )
+        .await,
+        InitProducerId
+    );
+    assert_eq!((r.producer_id, r.producer_epoch), (id, epoch + 1));
+
+    c.call(metadata(&["t"]), 12).await;
+    use kafka_proto::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let alter = |v: &str| AlterConfigsRequest {
+        resources: vec![AlterConfigsResource {
+            resource_type: 2,
+            resource_name: "t".into(),
+            configs: vec![AlterableConfig {
+                name: "retention.bytes".into(),
+                value: Some(v.into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = expect!(c.call(alter("1000"), 2).await, AlterConfigs);
+    assert_eq!(r.responses[0].error_code, 0);
+    let r = expect!(c.call(alter("lots"), 2).await, AlterConfigs);
+    assert_eq!(r.responses[0].error_code, ErrorCode::InvalidConfig.code());
+}
