@@ -591,3 +591,11 @@ impl From<StorageError> for BrokerError {
         BrokerError::Storage(e.to_string())
     }
 }
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("cluster_id", &self.cluster_id)
+            .finish_non_exhaustive()
+    }
+}

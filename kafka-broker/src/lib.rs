@@ -263,14 +263,6 @@ pub struct BrokerHandle {
     groups: Arc<groups::GroupCoordinator>,
 }
 
-impl std::fmt::Debug for cluster::Cluster {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster")
-            .field("cluster_id", &self.cluster_id)
-            .finish_non_exhaustive()
-    }
-}
-
 impl BrokerHandle {
     /// The `host:port` to give clients as `bootstrap.servers`.
     pub fn bootstrap(&self) -> String {

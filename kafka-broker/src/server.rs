@@ -103,7 +103,6 @@ async fn connection(
             _ = shutdown.changed() => break "broker shutting down".into(),
         }
     };
-    ctx.connection_closed(&conn);
     tracing::debug!(conn = conn.id, %peer, reason, "connection closed");
 }
 

@@ -75,10 +75,6 @@ impl Ctx {
         }
     }
 
-    pub fn connection_closed(&self, conn: &ConnInfo) {
-        let _ = conn;
-    }
-
     /// The versions of `api` served now (after any fault-injection cap).
     pub fn served(&self, api: ApiKey) -> Option<VersionRange> {
         let range = served(api)?;
