@@ -19,6 +19,7 @@ pub mod config;
 pub mod conn;
 mod error;
 pub mod metadata;
+pub mod producer;
 pub mod stats;
 pub mod tls;
 
@@ -28,6 +29,7 @@ pub use config::ClientConfig;
 pub use conn::Connection;
 pub use error::{Context, Error, Result};
 pub use metadata::{BrokerInfo, Metadata, PartitionInfo, TopicInfo};
+pub use producer::{Producer, ProducerConfig, ProducerRecord, RecordMetadata};
 pub use stats::{BrokerStats, ClientStats};
 
 #[cfg(test)]

@@ -1,0 +1,753 @@
+//! The producer against the bundled broker over TCP: every setting changes behaviour
+//! observably, partitioning matches Java, retries and idempotence keep every acknowledged record
+//! exactly once and in order under injected failures, dropped connections and restarts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_broker::{Broker, BrokerHandle};
+use kafka_client::kafka_proto::messages::fetch_request::{
+    FetchPartition, FetchRequest, FetchTopic,
+};
+use kafka_client::kafka_proto::record::{Compression, RecordBatches};
+use kafka_client::kafka_proto::{ApiKey, ErrorCode, VersionRange};
+use kafka_client::producer::partitioner::murmur2_partition;
+use kafka_client::producer::{Acks, PartitionerChoice};
+use kafka_client::{
+    Client, ClientConfig, Error, Node, Producer, ProducerConfig, ProducerRecord, Purpose,
+};
+use kafka_testkit::fault_proxy::FaultProxy;
+
+fn name(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", fastrand::u64(..))
+}
+
+async fn broker_with(partitions: i32) -> BrokerHandle {
+    Broker::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .in_memory()
+        .default_partitions(partitions)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn client_config(bootstrap: impl AsRef<str>) -> ClientConfig {
+    ClientConfig::new(bootstrap)
+        .request_timeout(Duration::from_secs(5))
+        .default_api_timeout(Duration::from_secs(10))
+        .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(200))
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(200))
+}
+
+fn config(bootstrap: impl AsRef<str>) -> ProducerConfig {
+    ProducerConfig::new("unused")
+        .client(client_config(bootstrap))
+        .max_block(Duration::from_secs(10))
+        .delivery_timeout(Duration::from_secs(30))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Stored {
+    offset: i64,
+    timestamp: i64,
+    key: Option<Bytes>,
+    value: Option<Bytes>,
+    headers: Vec<(String, Option<Bytes>)>,
+}
+
+/// Every record of a partition, read with raw Fetch requests.
+async fn read_all(c: &Client, topic: &str, partition: i32) -> Vec<Stored> {
+    let mut out = Vec::new();
+    let mut offset = 0i64;
+    loop {
+        let md = c.refresh_metadata(Some(&[topic.to_owned()])).await.unwrap();
+        let (leader, _) = md.leader(topic, partition).expect("leader");
+        let (_, r) = c
+            .send_to(
+                Node::Id(leader),
+                Purpose::Fetch,
+                &FetchRequest {
+                    replica_id: -1,
+                    max_wait_ms: 0,
+                    min_bytes: 1,
+                    max_bytes: 64 << 20,
+                    topics: vec![FetchTopic {
+                        topic: topic.into(),
+                        partitions: vec![FetchPartition {
+                            partition,
+                            fetch_offset: offset,
+                            current_leader_epoch: -1,
+                            last_fetched_epoch: -1,
+                            log_start_offset: -1,
+                            partition_max_bytes: 32 << 20,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                Some(VersionRange::new(4, 12)),
+            )
+            .await
+            .unwrap();
+        let p = &r.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        let before = out.len();
+        if let Some(bytes) = &p.records {
+            for b in RecordBatches::new(bytes.clone()) {
+                let b = b.unwrap();
+                for rec in b.records().unwrap() {
+                    let rec = rec.unwrap();
+                    if rec.offset() < offset {
+                        continue;
+                    }
+                    out.push(Stored {
+                        offset: rec.offset(),
+                        timestamp: rec.timestamp(),
+                        key: rec.key_bytes(),
+                        value: rec.value_bytes(),
+                        headers: rec
+                            .headers()
+                            .map(|h| {
+                                (
+                                    h.key_str().unwrap_or_default().to_owned(),
+                                    h.value.map(Bytes::copy_from_slice),
+                                )
+                            })
+                            .collect(),
+                    });
+                }
+            }
+        }
+        if out.len() == before || out.last().map(|s| s.offset + 1) >= Some(p.high_watermark) {
+            break;
+        }
+        offset = out.last().map_or(offset, |s| s.offset + 1);
+    }
+    out
+}
+
+#[tokio::test]
+async fn keyed_unkeyed_headers_tombstones_and_timestamps_round_trip() {
+    let b = broker_with(4).await;
+    let p = Producer::connect(config(b.bootstrap())).await.unwrap();
+    let topic = name("rt");
+    let keyed = p
+        .send(
+            ProducerRecord::new(&topic)
+                .key("user-21")
+                .value("v1")
+                .header("h", Some("a"))
+                .header("h", None::<Bytes>)
+                .header("empty", Some(""))
+                .timestamp(1_700_000_000_123),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(
+        keyed.partition,
+        murmur2_partition(b"user-21", 4),
+        "Java's partition"
+    );
+    assert_eq!(keyed.timestamp, 1_700_000_000_123);
+    assert_eq!(&*keyed.topic, topic);
+    let tomb = p
+        .send(ProducerRecord::new(&topic).key("user-21"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(tomb.partition, keyed.partition);
+    assert_eq!(tomb.offset, keyed.offset + 1);
+    let unkeyed = p
+        .send(ProducerRecord::new(&topic).value("no key"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!((0..4).contains(&unkeyed.partition));
+
+    let c = p.client().clone();
+    let stored = read_all(&c, &topic, keyed.partition).await;
+    let first = stored.iter().find(|s| s.offset == keyed.offset).unwrap();
+    assert_eq!(first.key.as_deref(), Some(&b"user-21"[..]));
+    assert_eq!(first.value.as_deref(), Some(&b"v1"[..]));
+    assert_eq!(first.timestamp, 1_700_000_000_123);
+    assert_eq!(
+        first.headers,
+        vec![
+            ("h".to_owned(), Some(Bytes::from("a"))),
+            ("h".to_owned(), None),
+            ("empty".to_owned(), Some(Bytes::new())),
+        ]
+    );
+    let t = stored.iter().find(|s| s.offset == tomb.offset).unwrap();
+    assert_eq!(t.value, None, "tombstone keeps a null value");
+    p.close().await.unwrap();
+    let e = p
+        .send(ProducerRecord::new(&topic).value("late"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Closed { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn partitioners_place_records_like_their_namesakes() {
+    let b = broker_with(6).await;
+    let topic = name("part");
+    // consistent_random: CRC-32 of the key.
+    let p =
+        Producer::connect(config(b.bootstrap()).partitioner(PartitionerChoice::ConsistentRandom))
+            .await
+            .unwrap();
+    for key in ["a", "b", "user-1", "21"] {
+        let m = p
+            .send(ProducerRecord::new(&topic).key(key).value("x"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(
+            m.partition as u32,
+            crc32fast::hash(key.as_bytes()) % 6,
+            "{key}"
+        );
+    }
+    // round_robin cycles.
+    let p = Producer::connect(config(b.bootstrap()).partitioner(PartitionerChoice::RoundRobin))
+        .await
+        .unwrap();
+    let mut parts = Vec::new();
+    for _ in 0..6 {
+        parts.push(
+            p.send(ProducerRecord::new(&topic).key("same").value("x"))
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+                .partition,
+        );
+    }
+    parts.sort_unstable();
+    assert_eq!(parts, vec![0, 1, 2, 3, 4, 5]);
+    // Explicit partitions bypass the partitioner; an unknown one fails that record at once.
+    let m = p
+        .send(ProducerRecord::new(&topic).partition(4).value("x"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(m.partition, 4);
+    let e = p
+        .send(ProducerRecord::new(&topic).partition(6).value("x"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("partition 6"), "{e}");
+}
+
+#[tokio::test]
+async fn linger_holds_records_and_flush_sends_them() {
+    let b = broker_with(1).await;
+    let topic = name("linger");
+    let p = Producer::connect(config(b.bootstrap()).linger(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let d = p
+        .send(ProducerRecord::new(&topic).value("held"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.log_end_offset(&topic, 0), Some(0), "still lingering");
+    p.flush().await.unwrap();
+    assert_eq!(b.log_end_offset(&topic, 0), Some(1));
+    assert_eq!(d.await.unwrap().offset, 0);
+}
+
+#[tokio::test]
+async fn batch_size_closes_batches_without_waiting_for_linger() {
+    let b = broker_with(1).await;
+    let topic = name("bs");
+    let p = Producer::connect(
+        config(b.bootstrap())
+            .linger(Duration::from_secs(30))
+            .batch_size(1000),
+    )
+    .await
+    .unwrap();
+    let mut ds = Vec::new();
+    for i in 0..50 {
+        ds.push(
+            p.send(
+                ProducerRecord::new(&topic)
+                    .value(vec![b'x'; 100])
+                    .key(format!("{i}")),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    // Full batches go out on their own; only the last, open one lingers.
+    let first = tokio::time::timeout(Duration::from_secs(10), ds.remove(0))
+        .await
+        .expect("full batch sent before linger.ms")
+        .unwrap();
+    assert_eq!(first.offset, 0);
+    let s = p.stats();
+    assert!(s.batches_sent >= 1, "{s:?}");
+    p.flush().await.unwrap();
+    let s = p.stats();
+    assert!(
+        s.batches_sent >= 5,
+        "50 records of ~110 bytes in 1000-byte batches: {s:?}"
+    );
+    assert_eq!(s.records_sent, 50);
+}
+
+#[tokio::test]
+async fn acks_zero_gets_no_offsets_and_compression_round_trips() {
+    let b = broker_with(1).await;
+    let topic = name("acks0");
+    let p = Producer::connect(config(b.bootstrap()).acks(Acks::None))
+        .await
+        .unwrap();
+    assert!(
+        p.producer_id().is_none(),
+        "acks=0 turns default idempotence off"
+    );
+    let m = p
+        .send(ProducerRecord::new(&topic).value("fire"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(m.offset, -1);
+    p.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.log_end_offset(&topic, 0) != Some(1) {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let t = name("codec");
+        let p = Producer::connect(config(b.bootstrap()).compression(codec, None))
+            .await
+            .unwrap();
+        let n = 200;
+        let batch = p
+            .send_many((0..n).map(|i| ProducerRecord::new(&t).value(format!("value-{i}"))))
+            .await
+            .unwrap()
+            .await;
+        assert_eq!(batch.len(), n);
+        assert!(batch.iter().all(Result::is_ok), "{codec:?}");
+        let stored = read_all(p.client(), &t, 0).await;
+        assert_eq!(stored.len(), n, "{codec:?}");
+        assert_eq!(
+            stored[n - 1].value.as_deref(),
+            Some(format!("value-{}", n - 1).as_bytes())
+        );
+    }
+}
+
+#[tokio::test]
+async fn order_per_partition_under_concurrent_senders() {
+    let b = broker_with(3).await;
+    let topic = name("order");
+    let p = Producer::connect(config(b.bootstrap()).batch_size(2000))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let p = p.clone();
+        let topic = topic.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ds = Vec::new();
+            for i in 0..500 {
+                ds.push(
+                    p.send(
+                        ProducerRecord::new(&topic)
+                            .key(format!("task-{t}"))
+                            .value(format!("{i}")),
+                    )
+                    .await
+                    .unwrap(),
+                );
+            }
+            let mut last = -1;
+            for d in ds {
+                let m = d.await.unwrap();
+                assert!(m.offset > last, "offsets follow send order");
+                last = m.offset;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for part in 0..3 {
+        let stored = read_all(p.client(), &topic, part).await;
+        let mut next: HashMap<Bytes, u32> = HashMap::new();
+        for s in stored {
+            let k = s.key.unwrap();
+            let v: u32 = std::str::from_utf8(&s.value.unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
+            let e = next.entry(k).or_insert(0);
+            assert_eq!(v, *e, "per-key order kept");
+            *e += 1;
+        }
+    }
+}
+
+/// Checks a partition holds exactly `expected` values in this order.
+async fn assert_exactly_once(c: &Client, topic: &str, partition: i32, expected: &[String]) {
+    let stored = read_all(c, topic, partition).await;
+    let got: Vec<String> = stored
+        .iter()
+        .map(|s| String::from_utf8(s.value.clone().unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(got.len(), expected.len(), "no duplicates, nothing lost");
+    assert_eq!(got, expected, "in order");
+}
+
+#[tokio::test]
+async fn retriable_errors_are_retried_without_duplicates() {
+    let b = broker_with(1).await;
+    let topic = name("retry");
+    let p = Producer::connect(config(b.bootstrap()).batch_size(500))
+        .await
+        .unwrap();
+    // Warm up so the topic exists, then inject.
+    p.send(ProducerRecord::new(&topic).value("v-0"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    b.faults()
+        .fail_next(ApiKey::Produce, 3, ErrorCode::NotLeaderOrFollower);
+    b.faults()
+        .pause_leadership(&topic, 0, Duration::from_millis(300));
+    let mut expected = vec!["v-0".to_owned()];
+    let mut ds = Vec::new();
+    for i in 1..200 {
+        let v = format!("v-{i}");
+        expected.push(v.clone());
+        ds.push(p.send(ProducerRecord::new(&topic).value(v)).await.unwrap());
+    }
+    for d in ds {
+        d.await.unwrap();
+    }
+    assert!(p.stats().retries >= 1);
+    assert_exactly_once(p.client(), &topic, 0, &expected).await;
+}
+
+#[tokio::test]
+async fn idempotence_survives_dropped_connections() {
+    let proxy = FaultProxy::bind().await.unwrap();
+    let b = Broker::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .advertise(proxy.addr().to_string())
+        .in_memory()
+        .default_partitions(2)
+        .start()
+        .await
+        .unwrap();
+    proxy.set_upstream(b.local_addr());
+    let topic = name("idem");
+    let p = Producer::connect(
+        config(b.bootstrap())
+            .batch_size(300)
+            .linger(Duration::from_millis(1)),
+    )
+    .await
+    .unwrap();
+    let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let errors = Arc::new(AtomicUsize::new(0));
+    for i in 0..3000 {
+        if i % 500 == 250 {
+            proxy.kill_all();
+        }
+        let v = format!("{i}");
+        let acked = acked.clone();
+        let errors = errors.clone();
+        p.send_with(
+            ProducerRecord::new(&topic)
+                .partition(i % 2)
+                .value(v.clone()),
+            move |r| match r {
+                Ok(m) => acked.lock().unwrap().push((m.partition, v)),
+                Err(_) => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+        )
+        .await
+        .unwrap();
+    }
+    p.flush().await.unwrap();
+    assert_eq!(
+        errors.load(Ordering::Relaxed),
+        0,
+        "retries recover every record"
+    );
+    assert!(
+        proxy.connections() > 2,
+        "connections were dropped and reopened"
+    );
+    let acked = acked.lock().unwrap().clone();
+    for part in 0..2 {
+        let expected: Vec<String> = (0..3000)
+            .filter(|i| i % 2 == part)
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(
+            acked.iter().filter(|(p, _)| *p == part).count(),
+            expected.len()
+        );
+        assert_exactly_once(p.client(), &topic, part, &expected).await;
+    }
+}
+
+#[tokio::test]
+async fn idempotence_survives_a_broker_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let addr = b.local_addr();
+    let topic = name("restart");
+    let p = Producer::connect(config(b.bootstrap()).batch_size(300))
+        .await
+        .unwrap();
+    let mut ds = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..300 {
+        expected.push(i.to_string());
+        ds.push(
+            p.send(ProducerRecord::new(&topic).value(i.to_string()))
+                .await
+                .unwrap(),
+        );
+    }
+    for d in ds.drain(..) {
+        d.await.unwrap();
+    }
+    b.shutdown().await.unwrap();
+    // Records sent while the broker is down wait and are delivered once it is back.
+    for i in 300..600 {
+        expected.push(i.to_string());
+        ds.push(
+            p.send(ProducerRecord::new(&topic).value(i.to_string()))
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b = Broker::builder()
+        .listen(addr)
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    for d in ds {
+        d.await.unwrap();
+    }
+    assert_exactly_once(p.client(), &topic, 0, &expected).await;
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn sequence_errors_bump_the_epoch_and_too_large_batches_split() {
+    let b = broker_with(1).await;
+    let topic = name("bump");
+    let p = Producer::connect(config(b.bootstrap())).await.unwrap();
+    p.send(ProducerRecord::new(&topic).value("0"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let (_, epoch) = p.producer_id().unwrap();
+    b.faults()
+        .fail_next(ApiKey::Produce, 1, ErrorCode::UnknownProducerId);
+    let mut expected = vec!["0".to_owned()];
+    expected.push("1".to_owned());
+    p.send(ProducerRecord::new(&topic).value("1"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let (_, new_epoch) = p.producer_id().unwrap();
+    assert!(new_epoch > epoch, "KIP-360 bump: {epoch} -> {new_epoch}");
+    assert_eq!(p.stats().epoch_bumps, 1);
+
+    b.faults()
+        .fail_next(ApiKey::Produce, 1, ErrorCode::MessageTooLarge);
+    let values: Vec<String> = (2..102).map(|i| i.to_string()).collect();
+    expected.extend(values.iter().cloned());
+    let results = p
+        .send_many(
+            values
+                .iter()
+                .map(|v| ProducerRecord::new(&topic).value(v.clone())),
+        )
+        .await
+        .unwrap()
+        .await;
+    assert!(results.iter().all(Result::is_ok));
+    assert!(p.stats().splits >= 1);
+    assert_exactly_once(p.client(), &topic, 0, &expected).await;
+
+    // A lone record the broker finds too large fails alone.
+    b.faults()
+        .fail_next(ApiKey::Produce, 1, ErrorCode::MessageTooLarge);
+    let e = p
+        .send(ProducerRecord::new(&topic).value("big"))
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::MessageTooLarge));
+    let ok = p
+        .send(ProducerRecord::new(&topic).value("after"))
+        .await
+        .unwrap()
+        .await;
+    assert!(
+        ok.is_ok(),
+        "the producer goes on after a failed record: {ok:?}"
+    );
+}
+
+#[tokio::test]
+async fn buffer_memory_makes_send_wait_not_fail() {
+    let b = broker_with(1).await;
+    let topic = name("bp");
+    let p = Producer::connect(
+        config(b.bootstrap())
+            .buffer_memory(4000)
+            .batch_size(1000)
+            .linger(Duration::from_millis(0)),
+    )
+    .await
+    .unwrap();
+    p.send(ProducerRecord::new(&topic).value("warm"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    b.faults()
+        .delay_next(ApiKey::Produce, 5, Duration::from_millis(300));
+    let started = Instant::now();
+    let mut ds = Vec::new();
+    let mut saw_busy = false;
+    for _ in 0..100 {
+        let r = ProducerRecord::new(&topic).value(vec![b'v'; 200]);
+        if !saw_busy {
+            if let Err(e) = p.try_send(r.clone()) {
+                assert!(e.to_string().contains("busy"), "{e}");
+                saw_busy = true;
+            } else {
+                continue;
+            }
+        }
+        ds.push(p.send(r).await.unwrap());
+    }
+    assert!(saw_busy, "try_send refuses when buffer.memory is full");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "send waited for memory"
+    );
+    for d in ds {
+        d.await.unwrap();
+    }
+    assert_eq!(p.stats().buffer_used, 0);
+}
+
+#[tokio::test]
+async fn bad_records_fail_at_once_and_unknown_topics_time_out() {
+    let b = Broker::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .in_memory()
+        .auto_create_topics(false)
+        .start()
+        .await
+        .unwrap();
+    let p = Producer::connect(
+        config(b.bootstrap())
+            .max_request_size(1000)
+            .max_block(Duration::from_millis(500)),
+    )
+    .await
+    .unwrap();
+    let e = p
+        .send(ProducerRecord::new("t").value(vec![0u8; 2000]))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("max.request.size"), "{e}");
+    let started = Instant::now();
+    let e = p
+        .send(ProducerRecord::new(name("missing")).value("x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert!(e.to_string().contains("not present in metadata"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // With auto-creation, the topic appears and the record goes through.
+    let b2 = broker_with(1).await;
+    let p2 = Producer::connect(config(b2.bootstrap())).await.unwrap();
+    let t = name("auto");
+    let m = p2
+        .send(ProducerRecord::new(&t).value("x"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(m.offset, 0);
+    drop(p2);
+}
+
+#[tokio::test]
+async fn delivery_timeout_fails_records_that_cannot_be_sent() {
+    let b = broker_with(1).await;
+    let topic = name("dt");
+    let p = Producer::connect(
+        config(b.bootstrap())
+            .delivery_timeout(Duration::from_millis(800))
+            .linger(Duration::from_millis(0)),
+    )
+    .await
+    .unwrap();
+    p.send(ProducerRecord::new(&topic).value("warm"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    b.faults()
+        .pause_leadership(&topic, 0, Duration::from_secs(5));
+    let e = p
+        .send(ProducerRecord::new(&topic).value("late"))
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("NOT_LEADER_OR_FOLLOWER") || e.to_string().contains("expired"),
+        "{e}"
+    );
+}
