@@ -108,7 +108,10 @@ async fn bootstrap_and_metadata_refresh_after_create_and_delete() {
     assert!(md.controller >= 0);
 
     let topic = name("md");
-    let md = c.refresh_metadata(Some(std::slice::from_ref(&topic))).await.unwrap();
+    let md = c
+        .refresh_metadata(Some(std::slice::from_ref(&topic)))
+        .await
+        .unwrap();
     assert_eq!(
         md.topic_errors.get(&topic),
         Some(&ErrorCode::UnknownTopicOrPartition),
@@ -120,7 +123,10 @@ async fn bootstrap_and_metadata_refresh_after_create_and_delete() {
     // Creation is asynchronous on real clusters; metadata catches up within the deadline.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let md = c.refresh_metadata(Some(std::slice::from_ref(&topic))).await.unwrap();
+        let md = c
+            .refresh_metadata(Some(std::slice::from_ref(&topic)))
+            .await
+            .unwrap();
         if let Some(t) = md.topic(&topic) {
             if t.partitions.len() == 3 && t.partitions.iter().all(|p| p.leader >= 0) {
                 assert!(md.leader(&topic, 2).is_some());
@@ -162,7 +168,10 @@ async fn bootstrap_and_metadata_refresh_after_create_and_delete() {
     assert_eq!(r.responses[0].error_code, 0);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let md = c.refresh_metadata(Some(std::slice::from_ref(&topic))).await.unwrap();
+        let md = c
+            .refresh_metadata(Some(std::slice::from_ref(&topic)))
+            .await
+            .unwrap();
         if md.topic(&topic).is_none() {
             break;
         }
@@ -268,7 +277,10 @@ async fn versions_negotiate_down_to_older_brokers() {
         // And requests at those versions work.
         let topic = name("era");
         create_topic(&c, &topic, 1).await;
-        let md = c.refresh_metadata(Some(std::slice::from_ref(&topic))).await.unwrap();
+        let md = c
+            .refresh_metadata(Some(std::slice::from_ref(&topic)))
+            .await
+            .unwrap();
         assert!(md.topic(&topic).is_some(), "{era}");
         c.close().await;
     }
@@ -558,7 +570,10 @@ async fn broker_restart_mid_use() {
             .await
             .map(|b| (b, dir))
     });
-    let md = c.refresh_metadata(Some(std::slice::from_ref(&topic))).await.unwrap();
+    let md = c
+        .refresh_metadata(Some(std::slice::from_ref(&topic)))
+        .await
+        .unwrap();
     assert_eq!(
         md.topic(&topic).unwrap().partitions.len(),
         2,
