@@ -303,6 +303,18 @@ macro_rules! fixed {
     };
 }
 
+/// Up to four int32s (`len` of them, `bytes` holding exactly `4 * len`), stored inline.
+#[inline(always)]
+fn small_i32s(bytes: &[u8], len: usize) -> I32s {
+    let mut buf = [0i32; 4];
+    let (chunks, _) = bytes.as_chunks::<4>();
+    for (slot, c) in buf.iter_mut().zip(chunks) {
+        *slot = i32::from_be_bytes(*c);
+    }
+    // `len` is at most 4 (the inline capacity), checked by both callers.
+    I32s::from_buf_and_len(buf, len.min(4))
+}
+
 /// A cursor over a complete frame (or any complete slice of one).
 #[derive(Debug, Clone)]
 pub struct Decoder<'a> {
@@ -591,8 +603,27 @@ impl<'a> Decoder<'a> {
     }
 
     /// An int32 array (inline up to four elements).
-    #[inline]
+    #[inline(always)]
     pub fn i32_array(&mut self, compact: bool) -> Result<I32s, DecodeError> {
+        // The common case (replica lists, ISRs): a compact length of at most four elements in
+        // one byte, and the elements present. Built in place, without `SmallVec::extend`'s
+        // per-element capacity checks; anything else takes the general path.
+        if compact {
+            if let Some((&b, tail)) = self.rest.split_first() {
+                if (1..=5).contains(&b) {
+                    let len = usize::from(b - 1);
+                    if let Some((bytes, tail)) = tail.split_at_checked(len * 4) {
+                        self.rest = tail;
+                        return Ok(small_i32s(bytes, len));
+                    }
+                }
+            }
+        }
+        self.i32_array_general(compact)
+    }
+
+    #[inline(never)]
+    fn i32_array_general(&mut self, compact: bool) -> Result<I32s, DecodeError> {
         let len = self.length(compact, true)?;
         let len = self.non_null(len)?;
         self.i32_elements(len)
@@ -616,10 +647,13 @@ impl<'a> Decoder<'a> {
             }));
         };
         self.rest = tail;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| i32::from_be_bytes(c.try_into().unwrap_or([0; 4])))
-            .collect())
+        if len <= 4 {
+            return Ok(small_i32s(bytes, len));
+        }
+        let (chunks, _) = bytes.as_chunks::<4>();
+        Ok(I32s::from_vec(
+            chunks.iter().map(|c| i32::from_be_bytes(*c)).collect(),
+        ))
     }
 
     /// A nullable array.
@@ -800,6 +834,36 @@ mod tests {
         let b = dec(&[0x00, 0x02, 0xc3, 0x28]);
         let e = Decoder::new(&b).string(false).unwrap_err();
         assert_eq!(e.kind(), &DecodeErrorKind::InvalidUtf8);
+    }
+
+    #[test]
+    fn i32_arrays_of_every_small_length() {
+        for n in 0..=6usize {
+            let vals: Vec<i32> = (0..n as i32).map(|i| i * 1_000_003 - 7).collect();
+            let body: Vec<u8> = vals.iter().flat_map(|v| v.to_be_bytes()).collect();
+            let mut compact = vec![n as u8 + 1];
+            compact.extend_from_slice(&body);
+            let mut classic = (n as i32).to_be_bytes().to_vec();
+            classic.extend_from_slice(&body);
+            for (input, is_compact) in [(compact, true), (classic, false)] {
+                let b = Bytes::from(input.clone());
+                let mut d = Decoder::new(&b);
+                assert_eq!(d.i32_array(is_compact).unwrap().as_slice(), &vals[..]);
+                d.finish().unwrap();
+                let mut d = Decoder::new(&b);
+                let got = d.nullable_i32_array(is_compact).unwrap().unwrap();
+                assert_eq!(got.as_slice(), &vals[..]);
+                // Every truncation is an error, never a short array.
+                for cut in 0..input.len() {
+                    let b = Bytes::from(input[..cut].to_vec());
+                    assert!(Decoder::new(&b).i32_array(is_compact).is_err());
+                }
+            }
+        }
+        let b = dec(&[0x00]);
+        let e = Decoder::new(&b).i32_array(true).unwrap_err();
+        assert_eq!(e.kind(), &DecodeErrorKind::UnexpectedNull);
+        assert_eq!(Decoder::new(&b).nullable_i32_array(true).unwrap(), None);
     }
 
     #[test]

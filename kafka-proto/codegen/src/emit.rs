@@ -783,7 +783,11 @@ impl Ctx<'_> {
         if any_flex {
             let _ = writeln!(out, "        let flexible = {flex_cond};");
         }
-        // Each field is read into a local, then the struct is built once (no default-then-assign).
+        // Each field is read into a local and the struct is built once, after the tag section,
+        // from values that are still in registers. (Building it first and then passing
+        // `&mut this.unknown_tagged_fields` to the tag section made the compiler store every
+        // field to the stack and copy the struct with wide loads that cannot forward from those
+        // narrow stores: a store-forwarding stall per array element, half of a ListOffsets decode.)
         for x in &xs {
             // Locals are prefixed so a field named `version` cannot shadow the version.
             let local = x.ident.trim_start_matches("r#");
@@ -793,44 +797,35 @@ impl Ctx<'_> {
                 self.read_value(x),
                 x.ident.trim_start_matches("r#")
             );
+            // A tagged field's local is assigned again when its tag is read.
+            let m = if any_flex && !empty(x.tagged) {
+                "mut "
+            } else {
+                ""
+            };
             match rcond.as_str() {
                 "false" => {
-                    let _ = writeln!(out, "let f_{local} = {};", default_expr(x)?);
+                    let _ = writeln!(out, "let {m}f_{local} = {};", default_expr(x)?);
                 }
                 "true" => {
-                    let _ = writeln!(out, "let f_{local} = {read};");
+                    let _ = writeln!(out, "let {m}f_{local} = {read};");
                 }
                 c => {
                     let _ = writeln!(
                         out,
-                        "let f_{local} = if {c} {{ {read} }} else {{ {} }};",
+                        "let {m}f_{local} = if {c} {{ {read} }} else {{ {} }};",
                         default_expr(x)?
                     );
                 }
             }
         }
-        let _ = write!(
-            out,
-            "let {}this = Self {{",
-            if any_flex { "mut " } else { "" }
-        );
-        for x in &xs {
-            let _ = write!(out, "{}: f_{}, ", x.ident, x.ident.trim_start_matches("r#"));
-        }
         if any_flex {
-            out.push_str("unknown_tagged_fields: TaggedFields::new(),");
-        }
-        out.push_str("};\n");
-        if any_flex {
+            out.push_str("let mut unknown = TaggedFields::new();\n");
             out.push_str("if flexible {\n");
             if tagged.is_empty() {
-                out.push_str(
-                    "d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;\n",
-                );
+                out.push_str("d.tagged_fields(&mut unknown, |_, _| Ok(false))?;\n");
             } else {
-                out.push_str(
-                    "d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {\n",
-                );
+                out.push_str("d.tagged_fields(&mut unknown, |tag, d| match tag {\n");
                 for x in &tagged {
                     let tcond = cond(x.tagged, self.valid);
                     let guard = if tcond == "true" {
@@ -840,9 +835,9 @@ impl Ctx<'_> {
                     };
                     let _ = writeln!(
                         out,
-                        "{}{guard} => {{ this.{} = {}.map_err(|e| e.field({:?}))?; Ok(true) }}",
+                        "{}{guard} => {{ f_{} = {}.map_err(|e| e.field({:?}))?; Ok(true) }}",
                         x.f.tag.unwrap_or(0),
-                        x.ident,
+                        x.ident.trim_start_matches("r#"),
                         self.read_value(x),
                         x.ident.trim_start_matches("r#")
                     );
@@ -851,7 +846,14 @@ impl Ctx<'_> {
             }
             out.push_str("}\n");
         }
-        out.push_str("Ok(this)\n}\n\n");
+        out.push_str("Ok(Self {");
+        for x in &xs {
+            let _ = write!(out, "{}: f_{}, ", x.ident, x.ident.trim_start_matches("r#"));
+        }
+        if any_flex {
+            out.push_str("unknown_tagged_fields: unknown,");
+        }
+        out.push_str("})\n}\n\n");
         fix_unused_version(out, fn_start);
 
         // sample

@@ -126,18 +126,18 @@ impl AddRaftVoterRequest {
         let f_listeners = d
             .array(flexible, |d| Listener::read(d, version))
             .map_err(|e| e.field("listeners"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             cluster_id: f_cluster_id,
             timeout_ms: f_timeout_ms,
             voter_id: f_voter_id,
             voter_directory_id: f_voter_directory_id,
             listeners: f_listeners,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -243,16 +243,16 @@ impl Listener {
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_port = d.u16().map_err(|e| e.field("port"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             host: f_host,
             port: f_port,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -74,15 +74,15 @@ impl AllocateProducerIdsRequest {
         let flexible = true;
         let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
         let f_broker_epoch = d.i64().map_err(|e| e.field("broker_epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             broker_id: f_broker_id,
             broker_epoch: f_broker_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -84,15 +84,15 @@ impl AlterClientQuotasRequest {
             .array(flexible, |d| EntryData::read(d, version))
             .map_err(|e| e.field("entries"))?;
         let f_validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             entries: f_entries,
             validate_only: f_validate_only,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -195,15 +195,15 @@ impl EntryData {
         let f_ops = d
             .array(flexible, |d| OpData::read(d, version))
             .map_err(|e| e.field("ops"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             entity: f_entity,
             ops: f_ops,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -312,15 +312,15 @@ impl EntityData {
         let f_entity_name = d
             .nullable_string(flexible)
             .map_err(|e| e.field("entity_name"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             entity_type: f_entity_type,
             entity_name: f_entity_name,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -413,16 +413,16 @@ impl OpData {
         let f_key = d.string(flexible).map_err(|e| e.field("key"))?;
         let f_value = d.f64().map_err(|e| e.field("value"))?;
         let f_remove = d.bool().map_err(|e| e.field("remove"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             key: f_key,
             value: f_value,
             remove: f_remove,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -84,15 +84,15 @@ impl AlterConfigsRequest {
             .array(flexible, |d| AlterConfigsResource::read(d, version))
             .map_err(|e| e.field("resources"))?;
         let f_validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             resources: f_resources,
             validate_only: f_validate_only,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -198,16 +198,16 @@ impl AlterConfigsResource {
         let f_configs = d
             .array(flexible, |d| AlterableConfig::read(d, version))
             .map_err(|e| e.field("configs"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             resource_type: f_resource_type,
             resource_name: f_resource_name,
             configs: f_configs,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -308,15 +308,15 @@ impl AlterableConfig {
         let flexible = version >= 2;
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_value = d.nullable_string(flexible).map_err(|e| e.field("value"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             value: f_value,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

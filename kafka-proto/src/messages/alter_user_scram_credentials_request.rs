@@ -94,15 +94,15 @@ impl AlterUserScramCredentialsRequest {
         let f_upsertions = d
             .array(flexible, |d| ScramCredentialUpsertion::read(d, version))
             .map_err(|e| e.field("upsertions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             deletions: f_deletions,
             upsertions: f_upsertions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -196,15 +196,15 @@ impl ScramCredentialDeletion {
         let flexible = true;
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_mechanism = d.i8().map_err(|e| e.field("mechanism"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             mechanism: f_mechanism,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -317,18 +317,18 @@ impl ScramCredentialUpsertion {
         let f_iterations = d.i32().map_err(|e| e.field("iterations"))?;
         let f_salt = d.bytes(flexible).map_err(|e| e.field("salt"))?;
         let f_salted_password = d.bytes(flexible).map_err(|e| e.field("salted_password"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             mechanism: f_mechanism,
             iterations: f_iterations,
             salt: f_salt,
             salted_password: f_salted_password,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

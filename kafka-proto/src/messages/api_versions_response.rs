@@ -207,11 +207,38 @@ impl ApiVersionsResponse {
         } else {
             0
         };
-        let f_supported_features = Vec::new();
-        let f_finalized_features_epoch = -1;
-        let f_finalized_features = Vec::new();
-        let f_zk_migration_ready = false;
-        let mut this = Self {
+        let mut f_supported_features = Vec::new();
+        let mut f_finalized_features_epoch = -1;
+        let mut f_finalized_features = Vec::new();
+        let mut f_zk_migration_ready = false;
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 3 => {
+                    f_supported_features = d
+                        .array(flexible, |d| SupportedFeatureKey::read(d, version))
+                        .map_err(|e| e.field("supported_features"))?;
+                    Ok(true)
+                }
+                1 if version >= 3 => {
+                    f_finalized_features_epoch =
+                        d.i64().map_err(|e| e.field("finalized_features_epoch"))?;
+                    Ok(true)
+                }
+                2 if version >= 3 => {
+                    f_finalized_features = d
+                        .array(flexible, |d| FinalizedFeatureKey::read(d, version))
+                        .map_err(|e| e.field("finalized_features"))?;
+                    Ok(true)
+                }
+                3 if version >= 3 => {
+                    f_zk_migration_ready = d.bool().map_err(|e| e.field("zk_migration_ready"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             api_keys: f_api_keys,
             throttle_time_ms: f_throttle_time_ms,
@@ -219,36 +246,8 @@ impl ApiVersionsResponse {
             finalized_features_epoch: f_finalized_features_epoch,
             finalized_features: f_finalized_features,
             zk_migration_ready: f_zk_migration_ready,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
-                0 if version >= 3 => {
-                    this.supported_features = d
-                        .array(flexible, |d| SupportedFeatureKey::read(d, version))
-                        .map_err(|e| e.field("supported_features"))?;
-                    Ok(true)
-                }
-                1 if version >= 3 => {
-                    this.finalized_features_epoch =
-                        d.i64().map_err(|e| e.field("finalized_features_epoch"))?;
-                    Ok(true)
-                }
-                2 if version >= 3 => {
-                    this.finalized_features = d
-                        .array(flexible, |d| FinalizedFeatureKey::read(d, version))
-                        .map_err(|e| e.field("finalized_features"))?;
-                    Ok(true)
-                }
-                3 if version >= 3 => {
-                    this.zk_migration_ready =
-                        d.bool().map_err(|e| e.field("zk_migration_ready"))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -370,16 +369,16 @@ impl ApiVersion {
         let f_api_key = d.i16().map_err(|e| e.field("api_key"))?;
         let f_min_version = d.i16().map_err(|e| e.field("min_version"))?;
         let f_max_version = d.i16().map_err(|e| e.field("max_version"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             api_key: f_api_key,
             min_version: f_min_version,
             max_version: f_max_version,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -502,16 +501,16 @@ impl SupportedFeatureKey {
         } else {
             0
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             min_version: f_min_version,
             max_version: f_max_version,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -640,16 +639,16 @@ impl FinalizedFeatureKey {
         } else {
             0
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             max_version_level: f_max_version_level,
             min_version_level: f_min_version_level,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -133,20 +133,12 @@ impl BrokerHeartbeatRequest {
         let f_current_metadata_offset = d.i64().map_err(|e| e.field("current_metadata_offset"))?;
         let f_want_fence = d.bool().map_err(|e| e.field("want_fence"))?;
         let f_want_shut_down = d.bool().map_err(|e| e.field("want_shut_down"))?;
-        let f_offline_log_dirs = Vec::new();
-        let mut this = Self {
-            broker_id: f_broker_id,
-            broker_epoch: f_broker_epoch,
-            current_metadata_offset: f_current_metadata_offset,
-            want_fence: f_want_fence,
-            want_shut_down: f_want_shut_down,
-            offline_log_dirs: f_offline_log_dirs,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut f_offline_log_dirs = Vec::new();
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
                 0 if version >= 1 => {
-                    this.offline_log_dirs = d
+                    f_offline_log_dirs = d
                         .array(flexible, |d| d.uuid())
                         .map_err(|e| e.field("offline_log_dirs"))?;
                     Ok(true)
@@ -154,7 +146,15 @@ impl BrokerHeartbeatRequest {
                 _ => Ok(false),
             })?;
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            broker_epoch: f_broker_epoch,
+            current_metadata_offset: f_current_metadata_offset,
+            want_fence: f_want_fence,
+            want_shut_down: f_want_shut_down,
+            offline_log_dirs: f_offline_log_dirs,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -101,18 +101,18 @@ impl BrokerHeartbeatResponse {
         let f_is_caught_up = d.bool().map_err(|e| e.field("is_caught_up"))?;
         let f_is_fenced = d.bool().map_err(|e| e.field("is_fenced"))?;
         let f_should_shut_down = d.bool().map_err(|e| e.field("should_shut_down"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             is_caught_up: f_is_caught_up,
             is_fenced: f_is_fenced,
             should_shut_down: f_should_shut_down,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -210,7 +210,11 @@ impl BrokerRegistrationRequest {
         } else {
             -1
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             broker_id: f_broker_id,
             cluster_id: f_cluster_id,
             incarnation_id: f_incarnation_id,
@@ -220,12 +224,8 @@ impl BrokerRegistrationRequest {
             is_migrating_zk_broker: f_is_migrating_zk_broker,
             log_dirs: f_log_dirs,
             previous_broker_epoch: f_previous_broker_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -361,17 +361,17 @@ impl Listener {
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_port = d.u16().map_err(|e| e.field("port"))?;
         let f_security_protocol = d.i16().map_err(|e| e.field("security_protocol"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             host: f_host,
             port: f_port,
             security_protocol: f_security_protocol,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -462,16 +462,16 @@ impl Feature {
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
         let f_max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             min_supported_version: f_min_supported_version,
             max_supported_version: f_max_supported_version,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

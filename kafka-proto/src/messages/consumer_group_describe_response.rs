@@ -84,15 +84,15 @@ impl ConsumerGroupDescribeResponse {
         let f_groups = d
             .array(flexible, |d| DescribedGroup::read(d, version))
             .map_err(|e| e.field("groups"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             groups: f_groups,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -273,7 +273,11 @@ impl DescribedGroup {
             .array(flexible, |d| Member::read(d, version))
             .map_err(|e| e.field("members"))?;
         let f_authorized_operations = d.i32().map_err(|e| e.field("authorized_operations"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             error_message: f_error_message,
             group_id: f_group_id,
@@ -283,12 +287,8 @@ impl DescribedGroup {
             assignor_name: f_assignor_name,
             members: f_members,
             authorized_operations: f_authorized_operations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -531,7 +531,11 @@ impl Member {
         let f_assignment = Assignment::read(d, version).map_err(|e| e.field("assignment"))?;
         let f_target_assignment =
             Assignment::read(d, version).map_err(|e| e.field("target_assignment"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             member_id: f_member_id,
             instance_id: f_instance_id,
             rack_id: f_rack_id,
@@ -542,12 +546,8 @@ impl Member {
             subscribed_topic_regex: f_subscribed_topic_regex,
             assignment: f_assignment,
             target_assignment: f_target_assignment,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -669,16 +669,16 @@ impl TopicPartitions {
         let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
         let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
         let f_partitions = d.i32_array(flexible).map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_id: f_topic_id,
             topic_name: f_topic_name,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -761,14 +761,14 @@ impl Assignment {
         let f_topic_partitions = d
             .array(flexible, |d| TopicPartitions::read(d, version))
             .map_err(|e| e.field("topic_partitions"))?;
-        let mut this = Self {
-            topic_partitions: f_topic_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            topic_partitions: f_topic_partitions,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -288,7 +288,11 @@ impl ConsumerGroupHeartbeatRequest {
         let f_topic_partitions = d
             .nullable_array(flexible, |d| TopicPartitions::read(d, version))
             .map_err(|e| e.field("topic_partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             group_id: f_group_id,
             member_id: f_member_id,
             member_epoch: f_member_epoch,
@@ -299,12 +303,8 @@ impl ConsumerGroupHeartbeatRequest {
             subscribed_topic_regex: f_subscribed_topic_regex,
             server_assignor: f_server_assignor,
             topic_partitions: f_topic_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -435,15 +435,15 @@ impl TopicPartitions {
         let flexible = true;
         let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
         let f_partitions = d.i32_array(flexible).map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

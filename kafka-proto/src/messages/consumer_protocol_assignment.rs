@@ -75,11 +75,10 @@ impl ConsumerProtocolAssignment {
             .array(false, |d| TopicPartition::read(d, version))
             .map_err(|e| e.field("assigned_partitions"))?;
         let f_user_data = d.nullable_bytes(false).map_err(|e| e.field("user_data"))?;
-        let this = Self {
+        Ok(Self {
             assigned_partitions: f_assigned_partitions,
             user_data: f_user_data,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -155,11 +154,10 @@ impl TopicPartition {
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let f_topic = d.string(false).map_err(|e| e.field("topic"))?;
         let f_partitions = d.i32_array(false).map_err(|e| e.field("partitions"))?;
-        let this = Self {
+        Ok(Self {
             topic: f_topic,
             partitions: f_partitions,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -157,14 +157,13 @@ impl ConsumerProtocolSubscription {
         } else {
             None
         };
-        let this = Self {
+        Ok(Self {
             topics: f_topics,
             user_data: f_user_data,
             owned_partitions: f_owned_partitions,
             generation_id: f_generation_id,
             rack_id: f_rack_id,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -282,11 +281,10 @@ impl TopicPartition {
         } else {
             I32s::new()
         };
-        let this = Self {
+        Ok(Self {
             topic: f_topic,
             partitions: f_partitions,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

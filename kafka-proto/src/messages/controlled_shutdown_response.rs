@@ -85,15 +85,15 @@ impl ControlledShutdownResponse {
         let f_remaining_partitions = d
             .array(flexible, |d| RemainingPartition::read(d, version))
             .map_err(|e| e.field("remaining_partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             remaining_partitions: f_remaining_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -180,15 +180,15 @@ impl RemainingPartition {
         let flexible = version >= 3;
         let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_name: f_topic_name,
             partition_index: f_partition_index,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -121,18 +121,18 @@ impl ControllerRegistrationRequest {
         let f_features = d
             .array(flexible, |d| Feature::read(d, version))
             .map_err(|e| e.field("features"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             controller_id: f_controller_id,
             incarnation_id: f_incarnation_id,
             zk_migration_ready: f_zk_migration_ready,
             listeners: f_listeners,
             features: f_features,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -250,17 +250,17 @@ impl Listener {
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_port = d.u16().map_err(|e| e.field("port"))?;
         let f_security_protocol = d.i16().map_err(|e| e.field("security_protocol"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             host: f_host,
             port: f_port,
             security_protocol: f_security_protocol,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -351,16 +351,16 @@ impl Feature {
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
         let f_max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             min_supported_version: f_min_supported_version,
             max_supported_version: f_max_supported_version,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

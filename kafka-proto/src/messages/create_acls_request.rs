@@ -75,14 +75,14 @@ impl CreateAclsRequest {
         let f_creations = d
             .array(flexible, |d| AclCreation::read(d, version))
             .map_err(|e| e.field("creations"))?;
-        let mut this = Self {
-            creations: f_creations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            creations: f_creations,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -230,7 +230,11 @@ impl AclCreation {
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_operation = d.i8().map_err(|e| e.field("operation"))?;
         let f_permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             resource_type: f_resource_type,
             resource_name: f_resource_name,
             resource_pattern_type: f_resource_pattern_type,
@@ -238,12 +242,8 @@ impl AclCreation {
             host: f_host,
             operation: f_operation,
             permission_type: f_permission_type,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

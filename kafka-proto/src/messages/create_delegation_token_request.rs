@@ -186,17 +186,17 @@ impl CreateDelegationTokenRequest {
             .array(flexible, |d| CreatableRenewers::read(d, version))
             .map_err(|e| e.field("renewers"))?;
         let f_max_lifetime_ms = d.i64().map_err(|e| e.field("max_lifetime_ms"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             owner_principal_type: f_owner_principal_type,
             owner_principal_name: f_owner_principal_name,
             renewers: f_renewers,
             max_lifetime_ms: f_max_lifetime_ms,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -300,15 +300,15 @@ impl CreatableRenewers {
         let flexible = version >= 2;
         let f_principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
         let f_principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             principal_type: f_principal_type,
             principal_name: f_principal_name,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -205,7 +205,11 @@ impl CreateDelegationTokenResponse {
         let f_token_id = d.string(flexible).map_err(|e| e.field("token_id"))?;
         let f_hmac = d.bytes(flexible).map_err(|e| e.field("hmac"))?;
         let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             principal_type: f_principal_type,
             principal_name: f_principal_name,
@@ -217,12 +221,8 @@ impl CreateDelegationTokenResponse {
             token_id: f_token_id,
             hmac: f_hmac,
             throttle_time_ms: f_throttle_time_ms,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -93,16 +93,16 @@ impl CreatePartitionsRequest {
             .map_err(|e| e.field("topics"))?;
         let f_timeout_ms = d.i32().map_err(|e| e.field("timeout_ms"))?;
         let f_validate_only = d.bool().map_err(|e| e.field("validate_only"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topics: f_topics,
             timeout_ms: f_timeout_ms,
             validate_only: f_validate_only,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -222,16 +222,16 @@ impl CreatePartitionsTopic {
         let f_assignments = d
             .nullable_array(flexible, |d| CreatePartitionsAssignment::read(d, version))
             .map_err(|e| e.field("assignments"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             count: f_count,
             assignments: f_assignments,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -317,14 +317,14 @@ impl CreatePartitionsAssignment {
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let f_broker_ids = d.i32_array(flexible).map_err(|e| e.field("broker_ids"))?;
-        let mut this = Self {
-            broker_ids: f_broker_ids,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            broker_ids: f_broker_ids,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -92,15 +92,15 @@ impl CreateTopicsResponse {
         let f_topics = d
             .array(flexible, |d| CreatableTopicResult::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             topics: f_topics,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -328,7 +328,7 @@ impl CreatableTopicResult {
         } else {
             Some(KStr::from_static(""))
         };
-        let f_topic_config_error_code = 0;
+        let mut f_topic_config_error_code = 0;
         let f_num_partitions = if version >= 5 {
             d.i32().map_err(|e| e.field("num_partitions"))?
         } else {
@@ -350,7 +350,18 @@ impl CreatableTopicResult {
         } else {
             Some(Vec::new())
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 5 => {
+                    f_topic_config_error_code =
+                        d.i16().map_err(|e| e.field("topic_config_error_code"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+        }
+        Ok(Self {
             name: f_name,
             topic_id: f_topic_id,
             error_code: f_error_code,
@@ -359,19 +370,8 @@ impl CreatableTopicResult {
             num_partitions: f_num_partitions,
             replication_factor: f_replication_factor,
             configs: f_configs,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
-                0 if version >= 5 => {
-                    this.topic_config_error_code =
-                        d.i16().map_err(|e| e.field("topic_config_error_code"))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -585,18 +585,18 @@ impl CreatableTopicConfigs {
         } else {
             false
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             value: f_value,
             read_only: f_read_only,
             config_source: f_config_source,
             is_sensitive: f_is_sensitive,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

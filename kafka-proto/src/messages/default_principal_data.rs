@@ -89,16 +89,16 @@ impl DefaultPrincipalData {
         let f_type = d.string(flexible).map_err(|e| e.field("type"))?;
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_token_authenticated = d.bool().map_err(|e| e.field("token_authenticated"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             r#type: f_type,
             name: f_name,
             token_authenticated: f_token_authenticated,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -75,14 +75,14 @@ impl DeleteAclsRequest {
         let f_filters = d
             .array(flexible, |d| DeleteAclsFilter::read(d, version))
             .map_err(|e| e.field("filters"))?;
-        let mut this = Self {
-            filters: f_filters,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            filters: f_filters,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -268,7 +268,11 @@ impl DeleteAclsFilter {
             .map_err(|e| e.field("host_filter"))?;
         let f_operation = d.i8().map_err(|e| e.field("operation"))?;
         let f_permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             resource_type_filter: f_resource_type_filter,
             resource_name_filter: f_resource_name_filter,
             pattern_type_filter: f_pattern_type_filter,
@@ -276,12 +280,8 @@ impl DeleteAclsFilter {
             host_filter: f_host_filter,
             operation: f_operation,
             permission_type: f_permission_type,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -84,15 +84,15 @@ impl DeleteAclsResponse {
         let f_filter_results = d
             .array(flexible, |d| DeleteAclsFilterResult::read(d, version))
             .map_err(|e| e.field("filter_results"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             filter_results: f_filter_results,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -210,16 +210,16 @@ impl DeleteAclsFilterResult {
         let f_matching_acls = d
             .array(flexible, |d| DeleteAclsMatchingAcl::read(d, version))
             .map_err(|e| e.field("matching_acls"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             error_message: f_error_message,
             matching_acls: f_matching_acls,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -406,7 +406,11 @@ impl DeleteAclsMatchingAcl {
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_operation = d.i8().map_err(|e| e.field("operation"))?;
         let f_permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             error_message: f_error_message,
             resource_type: f_resource_type,
@@ -416,12 +420,8 @@ impl DeleteAclsMatchingAcl {
             host: f_host,
             operation: f_operation,
             permission_type: f_permission_type,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

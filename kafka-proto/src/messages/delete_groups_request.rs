@@ -76,14 +76,14 @@ impl DeleteGroupsRequest {
         let f_groups_names = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("groups_names"))?;
-        let mut this = Self {
-            groups_names: f_groups_names,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            groups_names: f_groups_names,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -177,7 +177,11 @@ impl DescribeAclsRequest {
             .map_err(|e| e.field("host_filter"))?;
         let f_operation = d.i8().map_err(|e| e.field("operation"))?;
         let f_permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             resource_type_filter: f_resource_type_filter,
             resource_name_filter: f_resource_name_filter,
             pattern_type_filter: f_pattern_type_filter,
@@ -185,12 +189,8 @@ impl DescribeAclsRequest {
             host_filter: f_host_filter,
             operation: f_operation,
             permission_type: f_permission_type,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

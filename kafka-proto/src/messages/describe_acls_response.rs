@@ -117,17 +117,17 @@ impl DescribeAclsResponse {
         let f_resources = d
             .array(flexible, |d| DescribeAclsResource::read(d, version))
             .map_err(|e| e.field("resources"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             error_message: f_error_message,
             resources: f_resources,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -258,17 +258,17 @@ impl DescribeAclsResource {
         let f_acls = d
             .array(flexible, |d| AclDescription::read(d, version))
             .map_err(|e| e.field("acls"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             resource_type: f_resource_type,
             resource_name: f_resource_name,
             pattern_type: f_pattern_type,
             acls: f_acls,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -380,17 +380,17 @@ impl AclDescription {
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_operation = d.i8().map_err(|e| e.field("operation"))?;
         let f_permission_type = d.i8().map_err(|e| e.field("permission_type"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             principal: f_principal,
             host: f_host,
             operation: f_operation,
             permission_type: f_permission_type,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -84,15 +84,15 @@ impl DescribeClientQuotasRequest {
             .array(flexible, |d| ComponentData::read(d, version))
             .map_err(|e| e.field("components"))?;
         let f_strict = d.bool().map_err(|e| e.field("strict"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             components: f_components,
             strict: f_strict,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -201,16 +201,16 @@ impl ComponentData {
         let f_entity_type = d.string(flexible).map_err(|e| e.field("entity_type"))?;
         let f_match_type = d.i8().map_err(|e| e.field("match_type"))?;
         let f_match = d.nullable_string(flexible).map_err(|e| e.field("match"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             entity_type: f_entity_type,
             match_type: f_match_type,
             r#match: f_match,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

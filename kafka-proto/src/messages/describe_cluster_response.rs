@@ -169,7 +169,11 @@ impl DescribeClusterResponse {
         let f_cluster_authorized_operations = d
             .i32()
             .map_err(|e| e.field("cluster_authorized_operations"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             error_message: f_error_message,
@@ -178,12 +182,8 @@ impl DescribeClusterResponse {
             controller_id: f_controller_id,
             brokers: f_brokers,
             cluster_authorized_operations: f_cluster_authorized_operations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -313,17 +313,17 @@ impl DescribeClusterBroker {
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_port = d.i32().map_err(|e| e.field("port"))?;
         let f_rack = d.nullable_string(flexible).map_err(|e| e.field("rack"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             broker_id: f_broker_id,
             host: f_host,
             port: f_port,
             rack: f_rack,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

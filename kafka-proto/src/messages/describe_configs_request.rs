@@ -115,16 +115,16 @@ impl DescribeConfigsRequest {
         } else {
             false
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             resources: f_resources,
             include_synonyms: f_include_synonyms,
             include_documentation: f_include_documentation,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -250,16 +250,16 @@ impl DescribeConfigsResource {
         let f_configuration_keys = d
             .nullable_array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("configuration_keys"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             resource_type: f_resource_type,
             resource_name: f_resource_name,
             configuration_keys: f_configuration_keys,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -87,14 +87,14 @@ impl DescribeDelegationTokenRequest {
         let f_owners = d
             .nullable_array(flexible, |d| DescribeDelegationTokenOwner::read(d, version))
             .map_err(|e| e.field("owners"))?;
-        let mut this = Self {
-            owners: f_owners,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            owners: f_owners,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -187,15 +187,15 @@ impl DescribeDelegationTokenOwner {
         let flexible = version >= 2;
         let f_principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
         let f_principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             principal_type: f_principal_type,
             principal_name: f_principal_name,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

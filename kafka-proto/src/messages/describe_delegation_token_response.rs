@@ -93,16 +93,16 @@ impl DescribeDelegationTokenResponse {
             .array(flexible, |d| DescribedDelegationToken::read(d, version))
             .map_err(|e| e.field("tokens"))?;
         let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             tokens: f_tokens,
             throttle_time_ms: f_throttle_time_ms,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -321,7 +321,11 @@ impl DescribedDelegationToken {
                 DescribedDelegationTokenRenewer::read(d, version)
             })
             .map_err(|e| e.field("renewers"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             principal_type: f_principal_type,
             principal_name: f_principal_name,
             token_requester_principal_type: f_token_requester_principal_type,
@@ -332,12 +336,8 @@ impl DescribedDelegationToken {
             token_id: f_token_id,
             hmac: f_hmac,
             renewers: f_renewers,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -441,15 +441,15 @@ impl DescribedDelegationTokenRenewer {
         let flexible = version >= 2;
         let f_principal_type = d.string(flexible).map_err(|e| e.field("principal_type"))?;
         let f_principal_name = d.string(flexible).map_err(|e| e.field("principal_name"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             principal_type: f_principal_type,
             principal_name: f_principal_name,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

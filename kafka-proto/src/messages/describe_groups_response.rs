@@ -92,15 +92,15 @@ impl DescribeGroupsResponse {
         let f_groups = d
             .array(flexible, |d| DescribedGroup::read(d, version))
             .map_err(|e| e.field("groups"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             groups: f_groups,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -264,7 +264,11 @@ impl DescribedGroup {
         } else {
             -2147483648
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             group_id: f_group_id,
             group_state: f_group_state,
@@ -272,12 +276,8 @@ impl DescribedGroup {
             protocol_data: f_protocol_data,
             members: f_members,
             authorized_operations: f_authorized_operations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -455,19 +455,19 @@ impl DescribedGroupMember {
         let f_member_assignment = d
             .bytes(flexible)
             .map_err(|e| e.field("member_assignment"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             member_id: f_member_id,
             group_instance_id: f_group_instance_id,
             client_id: f_client_id,
             client_host: f_client_host,
             member_metadata: f_member_metadata,
             member_assignment: f_member_assignment,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -75,14 +75,14 @@ impl DescribeQuorumRequest {
         let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let mut this = Self {
-            topics: f_topics,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            topics: f_topics,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -178,15 +178,15 @@ impl TopicData {
         let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_name: f_topic_name,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -261,14 +261,14 @@ impl PartitionData {
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        let mut this = Self {
-            partition_index: f_partition_index,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            partition_index: f_partition_index,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

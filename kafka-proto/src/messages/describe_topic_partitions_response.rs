@@ -116,16 +116,16 @@ impl DescribeTopicPartitionsResponse {
             }
         })()
         .map_err(|e| e.field("next_cursor"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             topics: f_topics,
             next_cursor: f_next_cursor,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -279,19 +279,19 @@ impl DescribeTopicPartitionsResponseTopic {
         let f_topic_authorized_operations = d
             .i32()
             .map_err(|e| e.field("topic_authorized_operations"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             name: f_name,
             topic_id: f_topic_id,
             is_internal: f_is_internal,
             partitions: f_partitions,
             topic_authorized_operations: f_topic_authorized_operations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -509,7 +509,11 @@ impl DescribeTopicPartitionsResponsePartition {
         let f_offline_replicas = d
             .i32_array(flexible)
             .map_err(|e| e.field("offline_replicas"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             partition_index: f_partition_index,
             leader_id: f_leader_id,
@@ -519,12 +523,8 @@ impl DescribeTopicPartitionsResponsePartition {
             eligible_leader_replicas: f_eligible_leader_replicas,
             last_known_elr: f_last_known_elr,
             offline_replicas: f_offline_replicas,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -639,15 +639,15 @@ impl Cursor {
         let flexible = true;
         let f_topic_name = d.string(flexible).map_err(|e| e.field("topic_name"))?;
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_name: f_topic_name,
             partition_index: f_partition_index,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -76,14 +76,14 @@ impl DescribeTransactionsRequest {
         let f_transactional_ids = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("transactional_ids"))?;
-        let mut this = Self {
-            transactional_ids: f_transactional_ids,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            transactional_ids: f_transactional_ids,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -119,17 +119,17 @@ impl DescribeUserScramCredentialsResponse {
                 DescribeUserScramCredentialsResult::read(d, version)
             })
             .map_err(|e| e.field("results"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             error_message: f_error_message,
             results: f_results,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -265,17 +265,17 @@ impl DescribeUserScramCredentialsResult {
         let f_credential_infos = d
             .array(flexible, |d| CredentialInfo::read(d, version))
             .map_err(|e| e.field("credential_infos"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             user: f_user,
             error_code: f_error_code,
             error_message: f_error_message,
             credential_infos: f_credential_infos,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -365,15 +365,15 @@ impl CredentialInfo {
         let flexible = true;
         let f_mechanism = d.i8().map_err(|e| e.field("mechanism"))?;
         let f_iterations = d.i32().map_err(|e| e.field("iterations"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             mechanism: f_mechanism,
             iterations: f_iterations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

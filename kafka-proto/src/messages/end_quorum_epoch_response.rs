@@ -119,17 +119,12 @@ impl EndQuorumEpochResponse {
         let f_topics = d
             .array(flexible, |d| TopicData::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let f_node_endpoints = Vec::new();
-        let mut this = Self {
-            error_code: f_error_code,
-            topics: f_topics,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut f_node_endpoints = Vec::new();
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
                 0 if version >= 1 => {
-                    this.node_endpoints = d
+                    f_node_endpoints = d
                         .array(flexible, |d| NodeEndpoint::read(d, version))
                         .map_err(|e| e.field("node_endpoints"))?;
                     Ok(true)
@@ -137,7 +132,12 @@ impl EndQuorumEpochResponse {
                 _ => Ok(false),
             })?;
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            topics: f_topics,
+            node_endpoints: f_node_endpoints,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -244,15 +244,15 @@ impl TopicData {
         let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_name: f_topic_name,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -354,17 +354,17 @@ impl PartitionData {
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
         let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             partition_index: f_partition_index,
             error_code: f_error_code,
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -488,16 +488,16 @@ impl NodeEndpoint {
         } else {
             0
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             node_id: f_node_id,
             host: f_host,
             port: f_port,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

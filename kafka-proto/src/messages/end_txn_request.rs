@@ -97,17 +97,17 @@ impl EndTxnRequest {
         let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
         let f_producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
         let f_committed = d.bool().map_err(|e| e.field("committed"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             transactional_id: f_transactional_id,
             producer_id: f_producer_id,
             producer_epoch: f_producer_epoch,
             committed: f_committed,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

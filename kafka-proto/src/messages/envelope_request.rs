@@ -107,16 +107,16 @@ impl EnvelopeRequest {
         let f_client_host_address = d
             .bytes(flexible)
             .map_err(|e| e.field("client_host_address"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             request_data: f_request_data,
             request_principal: f_request_principal,
             client_host_address: f_client_host_address,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

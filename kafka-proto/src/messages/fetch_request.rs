@@ -260,13 +260,13 @@ impl FetchRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
-        let f_cluster_id = None;
+        let mut f_cluster_id = None;
         let f_replica_id = if version <= 14 {
             d.i32().map_err(|e| e.field("replica_id"))?
         } else {
             -1
         };
-        let f_replica_state = ReplicaState::default();
+        let mut f_replica_state = ReplicaState::default();
         let f_max_wait_ms = d.i32().map_err(|e| e.field("max_wait_ms"))?;
         let f_min_bytes = d.i32().map_err(|e| e.field("min_bytes"))?;
         let f_max_bytes = if version >= 3 {
@@ -303,7 +303,27 @@ impl FetchRequest {
         } else {
             KStr::from_static("")
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 12 => {
+                    f_cluster_id = if version >= 12 {
+                        d.nullable_string(flexible)
+                    } else {
+                        d.string(flexible).map(Some)
+                    }
+                    .map_err(|e| e.field("cluster_id"))?;
+                    Ok(true)
+                }
+                1 if version >= 15 => {
+                    f_replica_state =
+                        ReplicaState::read(d, version).map_err(|e| e.field("replica_state"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+        }
+        Ok(Self {
             cluster_id: f_cluster_id,
             replica_id: f_replica_id,
             replica_state: f_replica_state,
@@ -316,28 +336,8 @@ impl FetchRequest {
             topics: f_topics,
             forgotten_topics_data: f_forgotten_topics_data,
             rack_id: f_rack_id,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
-                0 if version >= 12 => {
-                    this.cluster_id = if version >= 12 {
-                        d.nullable_string(flexible)
-                    } else {
-                        d.string(flexible).map(Some)
-                    }
-                    .map_err(|e| e.field("cluster_id"))?;
-                    Ok(true)
-                }
-                1 if version >= 15 => {
-                    this.replica_state =
-                        ReplicaState::read(d, version).map_err(|e| e.field("replica_state"))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -482,15 +482,15 @@ impl ReplicaState {
         } else {
             -1
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             replica_id: f_replica_id,
             replica_epoch: f_replica_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -609,16 +609,16 @@ impl FetchTopic {
         let f_partitions = d
             .array(flexible, |d| FetchPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic: f_topic,
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -790,8 +790,19 @@ impl FetchPartition {
             -1
         };
         let f_partition_max_bytes = d.i32().map_err(|e| e.field("partition_max_bytes"))?;
-        let f_replica_directory_id = Uuid::ZERO;
-        let mut this = Self {
+        let mut f_replica_directory_id = Uuid::ZERO;
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 17 => {
+                    f_replica_directory_id =
+                        d.uuid().map_err(|e| e.field("replica_directory_id"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+        }
+        Ok(Self {
             partition: f_partition,
             current_leader_epoch: f_current_leader_epoch,
             fetch_offset: f_fetch_offset,
@@ -799,19 +810,8 @@ impl FetchPartition {
             log_start_offset: f_log_start_offset,
             partition_max_bytes: f_partition_max_bytes,
             replica_directory_id: f_replica_directory_id,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
-                0 if version >= 17 => {
-                    this.replica_directory_id =
-                        d.uuid().map_err(|e| e.field("replica_directory_id"))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -946,16 +946,16 @@ impl ForgottenTopic {
         } else {
             I32s::new()
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic: f_topic,
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -164,19 +164,12 @@ impl FetchResponse {
         let f_responses = d
             .array(flexible, |d| FetchableTopicResponse::read(d, version))
             .map_err(|e| e.field("responses"))?;
-        let f_node_endpoints = Vec::new();
-        let mut this = Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            session_id: f_session_id,
-            responses: f_responses,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut f_node_endpoints = Vec::new();
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
                 0 if version >= 16 => {
-                    this.node_endpoints = d
+                    f_node_endpoints = d
                         .array(flexible, |d| NodeEndpoint::read(d, version))
                         .map_err(|e| e.field("node_endpoints"))?;
                     Ok(true)
@@ -184,7 +177,14 @@ impl FetchResponse {
                 _ => Ok(false),
             })?;
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            session_id: f_session_id,
+            responses: f_responses,
+            node_endpoints: f_node_endpoints,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -324,16 +324,16 @@ impl FetchableTopicResponse {
         let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic: f_topic,
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -624,9 +624,9 @@ impl PartitionData {
         } else {
             -1
         };
-        let f_diverging_epoch = EpochEndOffset::default();
-        let f_current_leader = LeaderIdAndEpoch::default();
-        let f_snapshot_id = SnapshotId::default();
+        let mut f_diverging_epoch = EpochEndOffset::default();
+        let mut f_current_leader = LeaderIdAndEpoch::default();
+        let mut f_snapshot_id = SnapshotId::default();
         let f_aborted_transactions = if version >= 4 {
             if version >= 4 {
                 d.nullable_array(flexible, |d| AbortedTransaction::read(d, version))
@@ -644,7 +644,28 @@ impl PartitionData {
             -1
         };
         let f_records = d.nullable_bytes(flexible).map_err(|e| e.field("records"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 12 => {
+                    f_diverging_epoch =
+                        EpochEndOffset::read(d, version).map_err(|e| e.field("diverging_epoch"))?;
+                    Ok(true)
+                }
+                1 if version >= 12 => {
+                    f_current_leader = LeaderIdAndEpoch::read(d, version)
+                        .map_err(|e| e.field("current_leader"))?;
+                    Ok(true)
+                }
+                2 if version >= 12 => {
+                    f_snapshot_id =
+                        SnapshotId::read(d, version).map_err(|e| e.field("snapshot_id"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+        }
+        Ok(Self {
             partition_index: f_partition_index,
             error_code: f_error_code,
             high_watermark: f_high_watermark,
@@ -656,29 +677,8 @@ impl PartitionData {
             aborted_transactions: f_aborted_transactions,
             preferred_read_replica: f_preferred_read_replica,
             records: f_records,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
-                0 if version >= 12 => {
-                    this.diverging_epoch =
-                        EpochEndOffset::read(d, version).map_err(|e| e.field("diverging_epoch"))?;
-                    Ok(true)
-                }
-                1 if version >= 12 => {
-                    this.current_leader = LeaderIdAndEpoch::read(d, version)
-                        .map_err(|e| e.field("current_leader"))?;
-                    Ok(true)
-                }
-                2 if version >= 12 => {
-                    this.snapshot_id =
-                        SnapshotId::read(d, version).map_err(|e| e.field("snapshot_id"))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -815,15 +815,15 @@ impl EpochEndOffset {
         } else {
             -1
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             epoch: f_epoch,
             end_offset: f_end_offset,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -926,15 +926,15 @@ impl LeaderIdAndEpoch {
         } else {
             -1
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -1015,15 +1015,15 @@ impl SnapshotId {
         let flexible = version >= 12;
         let f_end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
         let f_epoch = d.i32().map_err(|e| e.field("epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             end_offset: f_end_offset,
             epoch: f_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -1122,15 +1122,15 @@ impl AbortedTransaction {
         } else {
             0
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             producer_id: f_producer_id,
             first_offset: f_first_offset,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -1298,17 +1298,17 @@ impl NodeEndpoint {
         } else {
             None
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             node_id: f_node_id,
             host: f_host,
             port: f_port,
             rack: f_rack,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -127,23 +127,17 @@ impl FetchSnapshotRequest {
 
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
-        let f_cluster_id = None;
+        let mut f_cluster_id = None;
         let f_replica_id = d.i32().map_err(|e| e.field("replica_id"))?;
         let f_max_bytes = d.i32().map_err(|e| e.field("max_bytes"))?;
         let f_topics = d
             .array(flexible, |d| TopicSnapshot::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let mut this = Self {
-            cluster_id: f_cluster_id,
-            replica_id: f_replica_id,
-            max_bytes: f_max_bytes,
-            topics: f_topics,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
                 0 => {
-                    this.cluster_id = d
+                    f_cluster_id = d
                         .nullable_string(flexible)
                         .map_err(|e| e.field("cluster_id"))?;
                     Ok(true)
@@ -151,7 +145,13 @@ impl FetchSnapshotRequest {
                 _ => Ok(false),
             })?;
         }
-        Ok(this)
+        Ok(Self {
+            cluster_id: f_cluster_id,
+            replica_id: f_replica_id,
+            max_bytes: f_max_bytes,
+            topics: f_topics,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -254,15 +254,15 @@ impl TopicSnapshot {
         let f_partitions = d
             .array(flexible, |d| PartitionSnapshot::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -387,26 +387,26 @@ impl PartitionSnapshot {
         let f_current_leader_epoch = d.i32().map_err(|e| e.field("current_leader_epoch"))?;
         let f_snapshot_id = SnapshotId::read(d, version).map_err(|e| e.field("snapshot_id"))?;
         let f_position = d.i64().map_err(|e| e.field("position"))?;
-        let f_replica_directory_id = Uuid::ZERO;
-        let mut this = Self {
-            partition: f_partition,
-            current_leader_epoch: f_current_leader_epoch,
-            snapshot_id: f_snapshot_id,
-            position: f_position,
-            replica_directory_id: f_replica_directory_id,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut f_replica_directory_id = Uuid::ZERO;
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
                 0 if version >= 1 => {
-                    this.replica_directory_id =
+                    f_replica_directory_id =
                         d.uuid().map_err(|e| e.field("replica_directory_id"))?;
                     Ok(true)
                 }
                 _ => Ok(false),
             })?;
         }
-        Ok(this)
+        Ok(Self {
+            partition: f_partition,
+            current_leader_epoch: f_current_leader_epoch,
+            snapshot_id: f_snapshot_id,
+            position: f_position,
+            replica_directory_id: f_replica_directory_id,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -488,15 +488,15 @@ impl SnapshotId {
         let flexible = true;
         let f_end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
         let f_epoch = d.i32().map_err(|e| e.field("epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             end_offset: f_end_offset,
             epoch: f_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -128,18 +128,12 @@ impl FetchSnapshotResponse {
         let f_topics = d
             .array(flexible, |d| TopicSnapshot::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let f_node_endpoints = Vec::new();
-        let mut this = Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            topics: f_topics,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut f_node_endpoints = Vec::new();
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
                 0 if version >= 1 => {
-                    this.node_endpoints = d
+                    f_node_endpoints = d
                         .array(flexible, |d| NodeEndpoint::read(d, version))
                         .map_err(|e| e.field("node_endpoints"))?;
                     Ok(true)
@@ -147,7 +141,13 @@ impl FetchSnapshotResponse {
                 _ => Ok(false),
             })?;
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            topics: f_topics,
+            node_endpoints: f_node_endpoints,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -255,15 +255,15 @@ impl TopicSnapshot {
         let f_partitions = d
             .array(flexible, |d| PartitionSnapshot::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -409,13 +409,24 @@ impl PartitionSnapshot {
         let f_index = d.i32().map_err(|e| e.field("index"))?;
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
         let f_snapshot_id = SnapshotId::read(d, version).map_err(|e| e.field("snapshot_id"))?;
-        let f_current_leader = LeaderIdAndEpoch::default();
+        let mut f_current_leader = LeaderIdAndEpoch::default();
         let f_size = d.i64().map_err(|e| e.field("size"))?;
         let f_position = d.i64().map_err(|e| e.field("position"))?;
         let f_unaligned_records = d
             .bytes(flexible)
             .map_err(|e| e.field("unaligned_records"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 => {
+                    f_current_leader = LeaderIdAndEpoch::read(d, version)
+                        .map_err(|e| e.field("current_leader"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+        }
+        Ok(Self {
             index: f_index,
             error_code: f_error_code,
             snapshot_id: f_snapshot_id,
@@ -423,19 +434,8 @@ impl PartitionSnapshot {
             size: f_size,
             position: f_position,
             unaligned_records: f_unaligned_records,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
-                0 => {
-                    this.current_leader = LeaderIdAndEpoch::read(d, version)
-                        .map_err(|e| e.field("current_leader"))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -517,15 +517,15 @@ impl SnapshotId {
         let flexible = true;
         let f_end_offset = d.i64().map_err(|e| e.field("end_offset"))?;
         let f_epoch = d.i32().map_err(|e| e.field("epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             end_offset: f_end_offset,
             epoch: f_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -602,15 +602,15 @@ impl LeaderIdAndEpoch {
         let flexible = true;
         let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -732,16 +732,16 @@ impl NodeEndpoint {
         } else {
             0
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             node_id: f_node_id,
             host: f_host,
             port: f_port,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -65,14 +65,14 @@ impl GetTelemetrySubscriptionsRequest {
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let f_client_instance_id = d.uuid().map_err(|e| e.field("client_instance_id"))?;
-        let mut this = Self {
-            client_instance_id: f_client_instance_id,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            client_instance_id: f_client_instance_id,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

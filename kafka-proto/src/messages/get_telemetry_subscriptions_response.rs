@@ -157,7 +157,11 @@ impl GetTelemetrySubscriptionsResponse {
         let f_requested_metrics = d
             .array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("requested_metrics"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             client_instance_id: f_client_instance_id,
@@ -167,12 +171,8 @@ impl GetTelemetrySubscriptionsResponse {
             telemetry_max_bytes: f_telemetry_max_bytes,
             delta_temporality: f_delta_temporality,
             requested_metrics: f_requested_metrics,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

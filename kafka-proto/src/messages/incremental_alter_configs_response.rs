@@ -84,15 +84,15 @@ impl IncrementalAlterConfigsResponse {
         let f_responses = d
             .array(flexible, |d| AlterConfigsResourceResponse::read(d, version))
             .map_err(|e| e.field("responses"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             responses: f_responses,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -212,17 +212,17 @@ impl AlterConfigsResourceResponse {
             .map_err(|e| e.field("error_message"))?;
         let f_resource_type = d.i8().map_err(|e| e.field("resource_type"))?;
         let f_resource_name = d.string(flexible).map_err(|e| e.field("resource_name"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             error_message: f_error_message,
             resource_type: f_resource_type,
             resource_name: f_resource_name,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -130,17 +130,17 @@ impl InitProducerIdRequest {
         } else {
             -1
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             transactional_id: f_transactional_id,
             transaction_timeout_ms: f_transaction_timeout_ms,
             producer_id: f_producer_id,
             producer_epoch: f_producer_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

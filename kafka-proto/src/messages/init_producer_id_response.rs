@@ -92,17 +92,17 @@ impl InitProducerIdResponse {
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
         let f_producer_id = d.i64().map_err(|e| e.field("producer_id"))?;
         let f_producer_epoch = d.i16().map_err(|e| e.field("producer_epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             producer_id: f_producer_id,
             producer_epoch: f_producer_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -75,14 +75,14 @@ impl InitializeShareGroupStateResponse {
         let f_results = d
             .array(flexible, |d| InitializeStateResult::read(d, version))
             .map_err(|e| e.field("results"))?;
-        let mut this = Self {
-            results: f_results,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            results: f_results,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -175,15 +175,15 @@ impl InitializeStateResult {
         let f_partitions = d
             .array(flexible, |d| PartitionResult::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -291,16 +291,16 @@ impl PartitionResult {
         let f_error_message = d
             .nullable_string(flexible)
             .map_err(|e| e.field("error_message"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             partition: f_partition,
             error_code: f_error_code,
             error_message: f_error_message,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -223,7 +223,11 @@ impl JoinGroupRequest {
         } else {
             None
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             group_id: f_group_id,
             session_timeout_ms: f_session_timeout_ms,
             rebalance_timeout_ms: f_rebalance_timeout_ms,
@@ -232,12 +236,8 @@ impl JoinGroupRequest {
             protocol_type: f_protocol_type,
             protocols: f_protocols,
             reason: f_reason,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -347,15 +347,15 @@ impl JoinGroupRequestProtocol {
         let flexible = version >= 6;
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_metadata = d.bytes(flexible).map_err(|e| e.field("metadata"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             metadata: f_metadata,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -226,7 +226,11 @@ impl JoinGroupResponse {
         let f_members = d
             .array(flexible, |d| JoinGroupResponseMember::read(d, version))
             .map_err(|e| e.field("members"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             generation_id: f_generation_id,
@@ -236,12 +240,8 @@ impl JoinGroupResponse {
             skip_assignment: f_skip_assignment,
             member_id: f_member_id,
             members: f_members,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -395,16 +395,16 @@ impl JoinGroupResponseMember {
             None
         };
         let f_metadata = d.bytes(flexible).map_err(|e| e.field("metadata"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             member_id: f_member_id,
             group_instance_id: f_group_instance_id,
             metadata: f_metadata,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

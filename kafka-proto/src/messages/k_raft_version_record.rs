@@ -74,15 +74,15 @@ impl KRaftVersionRecord {
         let flexible = true;
         let f_version = d.i16().map_err(|e| e.field("version"))?;
         let f_k_raft_version = d.i16().map_err(|e| e.field("k_raft_version"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             version: f_version,
             k_raft_version: f_k_raft_version,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -212,7 +212,11 @@ impl LeaderAndIsrRequest {
         let f_live_leaders = d
             .array(flexible, |d| LeaderAndIsrLiveLeader::read(d, version))
             .map_err(|e| e.field("live_leaders"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             controller_id: f_controller_id,
             is_k_raft_controller: f_is_k_raft_controller,
             controller_epoch: f_controller_epoch,
@@ -221,12 +225,8 @@ impl LeaderAndIsrRequest {
             ungrouped_partition_states: f_ungrouped_partition_states,
             topic_states: f_topic_states,
             live_leaders: f_live_leaders,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -392,16 +392,16 @@ impl LeaderAndIsrTopicState {
         } else {
             Vec::new()
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_name: f_topic_name,
             topic_id: f_topic_id,
             partition_states: f_partition_states,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -504,16 +504,16 @@ impl LeaderAndIsrLiveLeader {
         let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
         let f_host_name = d.string(flexible).map_err(|e| e.field("host_name"))?;
         let f_port = d.i32().map_err(|e| e.field("port"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             broker_id: f_broker_id,
             host_name: f_host_name,
             port: f_port,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -755,7 +755,11 @@ impl LeaderAndIsrPartitionState {
         } else {
             0
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_name: f_topic_name,
             partition_index: f_partition_index,
             controller_epoch: f_controller_epoch,
@@ -768,12 +772,8 @@ impl LeaderAndIsrPartitionState {
             removing_replicas: f_removing_replicas,
             is_new: f_is_new,
             leader_recovery_state: f_leader_recovery_state,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

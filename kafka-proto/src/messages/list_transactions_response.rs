@@ -115,17 +115,17 @@ impl ListTransactionsResponse {
         let f_transaction_states = d
             .array(flexible, |d| TransactionState::read(d, version))
             .map_err(|e| e.field("transaction_states"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             unknown_state_filters: f_unknown_state_filters,
             transaction_states: f_transaction_states,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -237,16 +237,16 @@ impl TransactionState {
         let f_transaction_state = d
             .string(flexible)
             .map_err(|e| e.field("transaction_state"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             transactional_id: f_transactional_id,
             producer_id: f_producer_id,
             transaction_state: f_transaction_state,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

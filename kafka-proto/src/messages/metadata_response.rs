@@ -194,19 +194,19 @@ impl MetadataResponse {
         } else {
             -2147483648
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             brokers: f_brokers,
             cluster_id: f_cluster_id,
             controller_id: f_controller_id,
             topics: f_topics,
             cluster_authorized_operations: f_cluster_authorized_operations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -364,17 +364,17 @@ impl MetadataResponseBroker {
         } else {
             None
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             node_id: f_node_id,
             host: f_host,
             port: f_port,
             rack: f_rack,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -558,19 +558,19 @@ impl MetadataResponseTopic {
         } else {
             -2147483648
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             name: f_name,
             topic_id: f_topic_id,
             is_internal: f_is_internal,
             partitions: f_partitions,
             topic_authorized_operations: f_topic_authorized_operations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -751,7 +751,11 @@ impl MetadataResponsePartition {
         } else {
             I32s::new()
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             partition_index: f_partition_index,
             leader_id: f_leader_id,
@@ -759,12 +763,8 @@ impl MetadataResponsePartition {
             replica_nodes: f_replica_nodes,
             isr_nodes: f_isr_nodes,
             offline_replicas: f_offline_replicas,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

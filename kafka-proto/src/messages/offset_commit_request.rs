@@ -188,19 +188,19 @@ impl OffsetCommitRequest {
         let f_topics = d
             .array(flexible, |d| OffsetCommitRequestTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             group_id: f_group_id,
             generation_id_or_member_epoch: f_generation_id_or_member_epoch,
             member_id: f_member_id,
             group_instance_id: f_group_instance_id,
             retention_time_ms: f_retention_time_ms,
             topics: f_topics,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -313,15 +313,15 @@ impl OffsetCommitRequestTopic {
         let f_partitions = d
             .array(flexible, |d| OffsetCommitRequestPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -467,18 +467,18 @@ impl OffsetCommitRequestPartition {
         let f_committed_metadata = d
             .nullable_string(flexible)
             .map_err(|e| e.field("committed_metadata"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             partition_index: f_partition_index,
             committed_offset: f_committed_offset,
             committed_leader_epoch: f_committed_leader_epoch,
             commit_timestamp: f_commit_timestamp,
             committed_metadata: f_committed_metadata,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -92,15 +92,15 @@ impl OffsetCommitResponse {
         let f_topics = d
             .array(flexible, |d| OffsetCommitResponseTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             topics: f_topics,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -201,15 +201,15 @@ impl OffsetCommitResponseTopic {
                 OffsetCommitResponsePartition::read(d, version)
             })
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -293,15 +293,15 @@ impl OffsetCommitResponsePartition {
         let flexible = version >= 8;
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             partition_index: f_partition_index,
             error_code: f_error_code,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

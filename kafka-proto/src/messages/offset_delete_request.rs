@@ -65,11 +65,10 @@ impl OffsetDeleteRequest {
         let f_topics = d
             .array(false, |d| OffsetDeleteRequestTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let this = Self {
+        Ok(Self {
             group_id: f_group_id,
             topics: f_topics,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -144,11 +143,10 @@ impl OffsetDeleteRequestTopic {
         let f_partitions = d
             .array(false, |d| OffsetDeleteRequestPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let this = Self {
+        Ok(Self {
             name: f_name,
             partitions: f_partitions,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -200,10 +198,9 @@ impl OffsetDeleteRequestPartition {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
-        let this = Self {
+        Ok(Self {
             partition_index: f_partition_index,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

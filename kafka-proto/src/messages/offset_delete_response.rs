@@ -71,12 +71,11 @@ impl OffsetDeleteResponse {
         let f_topics = d
             .array(false, |d| OffsetDeleteResponseTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let this = Self {
+        Ok(Self {
             error_code: f_error_code,
             throttle_time_ms: f_throttle_time_ms,
             topics: f_topics,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -152,11 +151,10 @@ impl OffsetDeleteResponseTopic {
         let f_partitions = d
             .array(false, |d| OffsetDeleteResponsePartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let this = Self {
+        Ok(Self {
             name: f_name,
             partitions: f_partitions,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -219,11 +217,10 @@ impl OffsetDeleteResponsePartition {
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let f_partition_index = d.i32().map_err(|e| e.field("partition_index"))?;
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        let this = Self {
+        Ok(Self {
             partition_index: f_partition_index,
             error_code: f_error_code,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

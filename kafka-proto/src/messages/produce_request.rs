@@ -136,17 +136,17 @@ impl ProduceRequest {
         let f_topic_data = d
             .array(flexible, |d| TopicProduceData::read(d, version))
             .map_err(|e| e.field("topic_data"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             transactional_id: f_transactional_id,
             acks: f_acks,
             timeout_ms: f_timeout_ms,
             topic_data: f_topic_data,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -251,15 +251,15 @@ impl TopicProduceData {
         let f_partition_data = d
             .array(flexible, |d| PartitionProduceData::read(d, version))
             .map_err(|e| e.field("partition_data"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             partition_data: f_partition_data,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -356,15 +356,15 @@ impl PartitionProduceData {
         let flexible = version >= 9;
         let f_index = d.i32().map_err(|e| e.field("index"))?;
         let f_records = d.nullable_bytes(flexible).map_err(|e| e.field("records"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             index: f_index,
             records: f_records,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

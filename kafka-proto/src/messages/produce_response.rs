@@ -127,17 +127,12 @@ impl ProduceResponse {
         } else {
             0
         };
-        let f_node_endpoints = Vec::new();
-        let mut this = Self {
-            responses: f_responses,
-            throttle_time_ms: f_throttle_time_ms,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut f_node_endpoints = Vec::new();
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
                 0 if version >= 10 => {
-                    this.node_endpoints = d
+                    f_node_endpoints = d
                         .array(flexible, |d| NodeEndpoint::read(d, version))
                         .map_err(|e| e.field("node_endpoints"))?;
                     Ok(true)
@@ -145,7 +140,12 @@ impl ProduceResponse {
                 _ => Ok(false),
             })?;
         }
-        Ok(this)
+        Ok(Self {
+            responses: f_responses,
+            throttle_time_ms: f_throttle_time_ms,
+            node_endpoints: f_node_endpoints,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -255,15 +255,15 @@ impl TopicProduceResponse {
         let f_partition_responses = d
             .array(flexible, |d| PartitionProduceResponse::read(d, version))
             .map_err(|e| e.field("partition_responses"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             partition_responses: f_partition_responses,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -482,8 +482,19 @@ impl PartitionProduceResponse {
         } else {
             None
         };
-        let f_current_leader = LeaderIdAndEpoch::default();
-        let mut this = Self {
+        let mut f_current_leader = LeaderIdAndEpoch::default();
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 10 => {
+                    f_current_leader = LeaderIdAndEpoch::read(d, version)
+                        .map_err(|e| e.field("current_leader"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+        }
+        Ok(Self {
             index: f_index,
             error_code: f_error_code,
             base_offset: f_base_offset,
@@ -492,19 +503,8 @@ impl PartitionProduceResponse {
             record_errors: f_record_errors,
             error_message: f_error_message,
             current_leader: f_current_leader,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
-                0 if version >= 10 => {
-                    this.current_leader = LeaderIdAndEpoch::read(d, version)
-                        .map_err(|e| e.field("current_leader"))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -660,15 +660,15 @@ impl BatchIndexAndErrorMessage {
         } else {
             None
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             batch_index: f_batch_index,
             batch_index_error_message: f_batch_index_error_message,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -775,15 +775,15 @@ impl LeaderIdAndEpoch {
         } else {
             -1
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -951,17 +951,17 @@ impl NodeEndpoint {
         } else {
             None
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             node_id: f_node_id,
             host: f_host,
             port: f_port,
             rack: f_rack,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

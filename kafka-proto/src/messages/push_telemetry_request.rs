@@ -104,18 +104,18 @@ impl PushTelemetryRequest {
         let f_terminating = d.bool().map_err(|e| e.field("terminating"))?;
         let f_compression_type = d.i8().map_err(|e| e.field("compression_type"))?;
         let f_metrics = d.bytes(flexible).map_err(|e| e.field("metrics"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             client_instance_id: f_client_instance_id,
             subscription_id: f_subscription_id,
             terminating: f_terminating,
             compression_type: f_compression_type,
             metrics: f_metrics,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -74,15 +74,15 @@ impl PushTelemetryResponse {
         let flexible = true;
         let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

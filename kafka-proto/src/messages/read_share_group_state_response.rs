@@ -75,14 +75,14 @@ impl ReadShareGroupStateResponse {
         let f_results = d
             .array(flexible, |d| ReadStateResult::read(d, version))
             .map_err(|e| e.field("results"))?;
-        let mut this = Self {
-            results: f_results,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            results: f_results,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -175,15 +175,15 @@ impl ReadStateResult {
         let f_partitions = d
             .array(flexible, |d| PartitionResult::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -328,19 +328,19 @@ impl PartitionResult {
         let f_state_batches = d
             .array(flexible, |d| StateBatch::read(d, version))
             .map_err(|e| e.field("state_batches"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             partition: f_partition,
             error_code: f_error_code,
             error_message: f_error_message,
             state_epoch: f_state_epoch,
             start_offset: f_start_offset,
             state_batches: f_state_batches,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -450,17 +450,17 @@ impl StateBatch {
         let f_last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
         let f_delivery_state = d.i8().map_err(|e| e.field("delivery_state"))?;
         let f_delivery_count = d.i16().map_err(|e| e.field("delivery_count"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             first_offset: f_first_offset,
             last_offset: f_last_offset,
             delivery_state: f_delivery_state,
             delivery_count: f_delivery_count,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -98,16 +98,16 @@ impl RemoveRaftVoterRequest {
             .map_err(|e| e.field("cluster_id"))?;
         let f_voter_id = d.i32().map_err(|e| e.field("voter_id"))?;
         let f_voter_directory_id = d.uuid().map_err(|e| e.field("voter_directory_id"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             cluster_id: f_cluster_id,
             voter_id: f_voter_id,
             voter_directory_id: f_voter_directory_id,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

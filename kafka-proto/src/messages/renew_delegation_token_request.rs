@@ -77,15 +77,15 @@ impl RenewDelegationTokenRequest {
         let flexible = version >= 2;
         let f_hmac = d.bytes(flexible).map_err(|e| e.field("hmac"))?;
         let f_renew_period_ms = d.i64().map_err(|e| e.field("renew_period_ms"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             hmac: f_hmac,
             renew_period_ms: f_renew_period_ms,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -83,16 +83,16 @@ impl RenewDelegationTokenResponse {
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
         let f_expiry_timestamp_ms = d.i64().map_err(|e| e.field("expiry_timestamp_ms"))?;
         let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             expiry_timestamp_ms: f_expiry_timestamp_ms,
             throttle_time_ms: f_throttle_time_ms,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

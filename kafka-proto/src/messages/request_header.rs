@@ -123,17 +123,17 @@ impl RequestHeader {
         } else {
             Some(KStr::from_static(""))
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             request_api_key: f_request_api_key,
             request_api_version: f_request_api_version,
             correlation_id: f_correlation_id,
             client_id: f_client_id,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -68,14 +68,14 @@ impl SaslAuthenticateRequest {
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let f_auth_bytes = d.bytes(flexible).map_err(|e| e.field("auth_bytes"))?;
-        let mut this = Self {
-            auth_bytes: f_auth_bytes,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            auth_bytes: f_auth_bytes,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -118,17 +118,17 @@ impl SaslAuthenticateResponse {
         } else {
             0
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             error_code: f_error_code,
             error_message: f_error_message,
             auth_bytes: f_auth_bytes,
             session_lifetime_ms: f_session_lifetime_ms,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

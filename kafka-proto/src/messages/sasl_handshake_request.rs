@@ -47,10 +47,9 @@ impl SaslHandshakeRequest {
 
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let f_mechanism = d.string(false).map_err(|e| e.field("mechanism"))?;
-        let this = Self {
+        Ok(Self {
             mechanism: f_mechanism,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

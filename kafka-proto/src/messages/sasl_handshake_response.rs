@@ -62,11 +62,10 @@ impl SaslHandshakeResponse {
         let f_mechanisms = d
             .array(false, |d| d.string(false))
             .map_err(|e| e.field("mechanisms"))?;
-        let this = Self {
+        Ok(Self {
             error_code: f_error_code,
             mechanisms: f_mechanisms,
-        };
-        Ok(this)
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

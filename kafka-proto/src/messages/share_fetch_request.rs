@@ -179,7 +179,11 @@ impl ShareFetchRequest {
         let f_forgotten_topics_data = d
             .array(flexible, |d| ForgottenTopic::read(d, version))
             .map_err(|e| e.field("forgotten_topics_data"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             group_id: f_group_id,
             member_id: f_member_id,
             share_session_epoch: f_share_session_epoch,
@@ -188,12 +192,8 @@ impl ShareFetchRequest {
             max_bytes: f_max_bytes,
             topics: f_topics,
             forgotten_topics_data: f_forgotten_topics_data,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -308,15 +308,15 @@ impl FetchTopic {
         let f_partitions = d
             .array(flexible, |d| FetchPartition::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -420,16 +420,16 @@ impl FetchPartition {
         let f_acknowledgement_batches = d
             .array(flexible, |d| AcknowledgementBatch::read(d, version))
             .map_err(|e| e.field("acknowledgement_batches"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             partition_index: f_partition_index,
             partition_max_bytes: f_partition_max_bytes,
             acknowledgement_batches: f_acknowledgement_batches,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -531,16 +531,16 @@ impl AcknowledgementBatch {
         let f_acknowledge_types = d
             .array(flexible, |d| d.i8())
             .map_err(|e| e.field("acknowledge_types"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             first_offset: f_first_offset,
             last_offset: f_last_offset,
             acknowledge_types: f_acknowledge_types,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -624,15 +624,15 @@ impl ForgottenTopic {
         let flexible = true;
         let f_topic_id = d.uuid().map_err(|e| e.field("topic_id"))?;
         let f_partitions = d.i32_array(flexible).map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -136,18 +136,18 @@ impl ShareFetchResponse {
         let f_node_endpoints = d
             .array(flexible, |d| NodeEndpoint::read(d, version))
             .map_err(|e| e.field("node_endpoints"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             throttle_time_ms: f_throttle_time_ms,
             error_code: f_error_code,
             error_message: f_error_message,
             responses: f_responses,
             node_endpoints: f_node_endpoints,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -255,15 +255,15 @@ impl ShareFetchableTopicResponse {
         let f_partitions = d
             .array(flexible, |d| PartitionData::read(d, version))
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_id: f_topic_id,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -459,7 +459,11 @@ impl PartitionData {
         let f_acquired_records = d
             .array(flexible, |d| AcquiredRecords::read(d, version))
             .map_err(|e| e.field("acquired_records"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             partition_index: f_partition_index,
             error_code: f_error_code,
             error_message: f_error_message,
@@ -468,12 +472,8 @@ impl PartitionData {
             current_leader: f_current_leader,
             records: f_records,
             acquired_records: f_acquired_records,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -575,15 +575,15 @@ impl LeaderIdAndEpoch {
         let flexible = true;
         let f_leader_id = d.i32().map_err(|e| e.field("leader_id"))?;
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -669,16 +669,16 @@ impl AcquiredRecords {
         let f_first_offset = d.i64().map_err(|e| e.field("first_offset"))?;
         let f_last_offset = d.i64().map_err(|e| e.field("last_offset"))?;
         let f_delivery_count = d.i16().map_err(|e| e.field("delivery_count"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             first_offset: f_first_offset,
             last_offset: f_last_offset,
             delivery_count: f_delivery_count,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -790,17 +790,17 @@ impl NodeEndpoint {
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_port = d.i32().map_err(|e| e.field("port"))?;
         let f_rack = d.nullable_string(flexible).map_err(|e| e.field("rack"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             node_id: f_node_id,
             host: f_host,
             port: f_port,
             rack: f_rack,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -87,15 +87,15 @@ impl ShareGroupDescribeRequest {
         let f_include_authorized_operations = d
             .bool()
             .map_err(|e| e.field("include_authorized_operations"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             group_ids: f_group_ids,
             include_authorized_operations: f_include_authorized_operations,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

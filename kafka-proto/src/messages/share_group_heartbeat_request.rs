@@ -148,18 +148,18 @@ impl ShareGroupHeartbeatRequest {
         let f_subscribed_topic_names = d
             .nullable_array(flexible, |d| d.string(flexible))
             .map_err(|e| e.field("subscribed_topic_names"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             group_id: f_group_id,
             member_id: f_member_id,
             member_epoch: f_member_epoch,
             rack_id: f_rack_id,
             subscribed_topic_names: f_subscribed_topic_names,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

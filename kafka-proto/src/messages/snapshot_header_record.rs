@@ -76,15 +76,15 @@ impl SnapshotHeaderRecord {
         let f_last_contained_log_timestamp = d
             .i64()
             .map_err(|e| e.field("last_contained_log_timestamp"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             version: f_version,
             last_contained_log_timestamp: f_last_contained_log_timestamp,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -234,7 +234,11 @@ impl SyncGroupRequest {
         let f_assignments = d
             .array(flexible, |d| SyncGroupRequestAssignment::read(d, version))
             .map_err(|e| e.field("assignments"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             group_id: f_group_id,
             generation_id: f_generation_id,
             member_id: f_member_id,
@@ -242,12 +246,8 @@ impl SyncGroupRequest {
             protocol_type: f_protocol_type,
             protocol_name: f_protocol_name,
             assignments: f_assignments,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -360,15 +360,15 @@ impl SyncGroupRequestAssignment {
         let flexible = version >= 4;
         let f_member_id = d.string(flexible).map_err(|e| e.field("member_id"))?;
         let f_assignment = d.bytes(flexible).map_err(|e| e.field("assignment"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             member_id: f_member_id,
             assignment: f_assignment,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -208,7 +208,11 @@ impl TxnOffsetCommitRequest {
         let f_topics = d
             .array(flexible, |d| TxnOffsetCommitRequestTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             transactional_id: f_transactional_id,
             group_id: f_group_id,
             producer_id: f_producer_id,
@@ -217,12 +221,8 @@ impl TxnOffsetCommitRequest {
             member_id: f_member_id,
             group_instance_id: f_group_instance_id,
             topics: f_topics,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -337,15 +337,15 @@ impl TxnOffsetCommitRequestTopic {
                 TxnOffsetCommitRequestPartition::read(d, version)
             })
             .map_err(|e| e.field("partitions"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             partitions: f_partitions,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -471,17 +471,17 @@ impl TxnOffsetCommitRequestPartition {
         let f_committed_metadata = d
             .nullable_string(flexible)
             .map_err(|e| e.field("committed_metadata"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             partition_index: f_partition_index,
             committed_offset: f_committed_offset,
             committed_leader_epoch: f_committed_leader_epoch,
             committed_metadata: f_committed_metadata,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

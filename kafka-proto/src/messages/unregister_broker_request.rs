@@ -65,14 +65,14 @@ impl UnregisterBrokerRequest {
     fn read(d: &mut Decoder<'_>, _version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let f_broker_id = d.i32().map_err(|e| e.field("broker_id"))?;
-        let mut this = Self {
-            broker_id: f_broker_id,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            broker_id: f_broker_id,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -193,7 +193,7 @@ impl UpdateMetadataRequest {
         } else {
             false
         };
-        let f_type = 0;
+        let mut f_type = 0;
         let f_controller_epoch = d.i32().map_err(|e| e.field("controller_epoch"))?;
         let f_broker_epoch = if version >= 5 {
             d.i64().map_err(|e| e.field("broker_epoch"))?
@@ -215,7 +215,17 @@ impl UpdateMetadataRequest {
         let f_live_brokers = d
             .array(flexible, |d| UpdateMetadataBroker::read(d, version))
             .map_err(|e| e.field("live_brokers"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 8 => {
+                    f_type = d.i8().map_err(|e| e.field("type"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+        }
+        Ok(Self {
             controller_id: f_controller_id,
             is_k_raft_controller: f_is_k_raft_controller,
             r#type: f_type,
@@ -224,18 +234,8 @@ impl UpdateMetadataRequest {
             ungrouped_partition_states: f_ungrouped_partition_states,
             topic_states: f_topic_states,
             live_brokers: f_live_brokers,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
-                0 if version >= 8 => {
-                    this.r#type = d.i8().map_err(|e| e.field("type"))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -401,16 +401,16 @@ impl UpdateMetadataTopicState {
         } else {
             Vec::new()
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_name: f_topic_name,
             topic_id: f_topic_id,
             partition_states: f_partition_states,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -594,18 +594,18 @@ impl UpdateMetadataBroker {
         } else {
             Some(KStr::from_static(""))
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             id: f_id,
             v0_host: f_v0_host,
             v0_port: f_v0_port,
             endpoints: f_endpoints,
             rack: f_rack,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -769,17 +769,17 @@ impl UpdateMetadataEndpoint {
         } else {
             0
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             port: f_port,
             host: f_host,
             listener: f_listener,
             security_protocol: f_security_protocol,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -968,7 +968,11 @@ impl UpdateMetadataPartitionState {
         } else {
             I32s::new()
         };
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             topic_name: f_topic_name,
             partition_index: f_partition_index,
             controller_epoch: f_controller_epoch,
@@ -978,12 +982,8 @@ impl UpdateMetadataPartitionState {
             zk_version: f_zk_version,
             replicas: f_replicas,
             offline_replicas: f_offline_replicas,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -65,14 +65,14 @@ impl UpdateMetadataResponse {
     fn read(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        let mut this = Self {
-            error_code: f_error_code,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            error_code: f_error_code,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -140,19 +140,19 @@ impl UpdateRaftVoterRequest {
             .map_err(|e| e.field("listeners"))?;
         let f_k_raft_version_feature =
             KRaftVersionFeature::read(d, version).map_err(|e| e.field("k_raft_version_feature"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             cluster_id: f_cluster_id,
             current_leader_epoch: f_current_leader_epoch,
             voter_id: f_voter_id,
             voter_directory_id: f_voter_directory_id,
             listeners: f_listeners,
             k_raft_version_feature: f_k_raft_version_feature,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -259,16 +259,16 @@ impl Listener {
         let f_name = d.string(flexible).map_err(|e| e.field("name"))?;
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_port = d.u16().map_err(|e| e.field("port"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             host: f_host,
             port: f_port,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -346,15 +346,15 @@ impl KRaftVersionFeature {
         let flexible = true;
         let f_min_supported_version = d.i16().map_err(|e| e.field("min_supported_version"))?;
         let f_max_supported_version = d.i16().map_err(|e| e.field("max_supported_version"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             min_supported_version: f_min_supported_version,
             max_supported_version: f_max_supported_version,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

@@ -96,24 +96,24 @@ impl UpdateRaftVoterResponse {
         let flexible = true;
         let f_throttle_time_ms = d.i32().map_err(|e| e.field("throttle_time_ms"))?;
         let f_error_code = d.i16().map_err(|e| e.field("error_code"))?;
-        let f_current_leader = CurrentLeader::default();
-        let mut this = Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            current_leader: f_current_leader,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut f_current_leader = CurrentLeader::default();
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |tag, d| match tag {
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
                 0 => {
-                    this.current_leader =
+                    f_current_leader =
                         CurrentLeader::read(d, version).map_err(|e| e.field("current_leader"))?;
                     Ok(true)
                 }
                 _ => Ok(false),
             })?;
         }
-        Ok(this)
+        Ok(Self {
+            throttle_time_ms: f_throttle_time_ms,
+            error_code: f_error_code,
+            current_leader: f_current_leader,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -212,17 +212,17 @@ impl CurrentLeader {
         let f_leader_epoch = d.i32().map_err(|e| e.field("leader_epoch"))?;
         let f_host = d.string(flexible).map_err(|e| e.field("host"))?;
         let f_port = d.i32().map_err(|e| e.field("port"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             leader_id: f_leader_id,
             leader_epoch: f_leader_epoch,
             host: f_host,
             port: f_port,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default

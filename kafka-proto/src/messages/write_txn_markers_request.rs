@@ -75,14 +75,14 @@ impl WriteTxnMarkersRequest {
         let f_markers = d
             .array(flexible, |d| WritableTxnMarker::read(d, version))
             .map_err(|e| e.field("markers"))?;
-        let mut this = Self {
-            markers: f_markers,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
+        let mut unknown = TaggedFields::new();
         if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
         }
-        Ok(this)
+        Ok(Self {
+            markers: f_markers,
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -202,18 +202,18 @@ impl WritableTxnMarker {
             .array(flexible, |d| WritableTxnMarkerTopic::read(d, version))
             .map_err(|e| e.field("topics"))?;
         let f_coordinator_epoch = d.i32().map_err(|e| e.field("coordinator_epoch"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             producer_id: f_producer_id,
             producer_epoch: f_producer_epoch,
             transaction_result: f_transaction_result,
             topics: f_topics,
             coordinator_epoch: f_coordinator_epoch,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
@@ -311,15 +311,15 @@ impl WritableTxnMarkerTopic {
         let f_partition_indexes = d
             .i32_array(flexible)
             .map_err(|e| e.field("partition_indexes"))?;
-        let mut this = Self {
+        let mut unknown = TaggedFields::new();
+        if flexible {
+            d.tagged_fields(&mut unknown, |_, _| Ok(false))?;
+        }
+        Ok(Self {
             name: f_name,
             partition_indexes: f_partition_indexes,
-            unknown_tagged_fields: TaggedFields::new(),
-        };
-        if flexible {
-            d.tagged_fields(&mut this.unknown_tagged_fields, |_, _| Ok(false))?;
-        }
-        Ok(this)
+            unknown_tagged_fields: unknown,
+        })
     }
 
     /// A deterministic value with every field present at `version` set to a non-default
