@@ -526,6 +526,19 @@ impl Client {
                 c.fetch_metadata_from(node, topics, auto_create).await
             })
             .await?;
+        if topics.is_some() {
+            // Topics that do not exist are not worth refreshing on the timer.
+            let mut i = self
+                .inner
+                .interest
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for (t, code) in &md.topic_errors {
+                if *code == ErrorCode::UnknownTopicOrPartition {
+                    i.remove(t);
+                }
+            }
+        }
         self.install_metadata(md);
         Ok(self.metadata())
     }
@@ -571,7 +584,8 @@ impl Client {
     /// Metadata errors.
     pub async fn controller(&self) -> Result<Node> {
         let mut md = self.metadata();
-        if md.controller < 0 || !md.brokers.contains_key(&md.controller) {
+        let stale = md.fetched_at.elapsed() >= self.inner.config.metadata_max_age;
+        if stale || md.controller < 0 || !md.brokers.contains_key(&md.controller) {
             md = self.refresh_metadata(Some(&[])).await?;
         }
         if md.controller >= 0 {

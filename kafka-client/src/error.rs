@@ -192,6 +192,17 @@ pub enum Error {
         #[source]
         source: Arc<EncodeError>,
     },
+    /// Fetched data is corrupt (CRC mismatch, impossible lengths) at this offset. The position
+    /// stays before it: seek past it to skip, or stop.
+    #[error("{}corrupt record batch at offset {offset}: {detail}", prefix(context))]
+    Corrupt {
+        /// The topic and partition.
+        context: Context,
+        /// The offset of the bad batch.
+        offset: i64,
+        /// What is wrong.
+        detail: String,
+    },
     /// The client, or the connection a request was waiting on, was closed.
     #[error("{}closed", prefix(context))]
     Closed {
@@ -261,6 +272,7 @@ impl Error {
             | Error::UnsupportedVersion { context, .. }
             | Error::Tls { context, .. }
             | Error::Encode { context, .. }
+            | Error::Corrupt { context, .. }
             | Error::Closed { context } => Some(context),
             _ => None,
         }
@@ -283,6 +295,7 @@ impl Error {
             | Error::Tls { .. }
             | Error::Config { .. }
             | Error::InvalidArgument(_)
+            | Error::Corrupt { .. }
             | Error::Encode { .. } => false,
         }
     }

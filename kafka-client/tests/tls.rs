@@ -76,7 +76,10 @@ async fn wrong_ca_is_refused_unless_verification_is_off() {
     // The proxy sees the aborted handshake (asynchronously).
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while p.handshake_failures() == 0 {
-        assert!(std::time::Instant::now() < deadline, "proxy saw no failed handshake");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "proxy saw no failed handshake"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 

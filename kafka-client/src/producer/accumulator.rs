@@ -121,7 +121,9 @@ impl OpenBatch {
     }
 
     /// Compresses and closes the batch (producer fields are written at drain).
-    pub(crate) fn close(self) -> std::result::Result<ClosedBatch, (Error, Vec<Waiter>, usize)> {
+    pub(crate) fn close(
+        self,
+    ) -> std::result::Result<ClosedBatch, Box<(Error, Vec<Waiter>, usize)>> {
         match self.builder.finish(&BatchMeta::default()) {
             Ok(data) => Ok(ClosedBatch {
                 id: self.id,
@@ -135,11 +137,11 @@ impl OpenBatch {
                 unknown_outcome: false,
                 not_before: None,
             }),
-            Err(e) => Err((
+            Err(e) => Err(Box::new((
                 Error::InvalidArgument(format!("cannot build record batch: {e}")),
                 self.waiters,
                 self.memory,
-            )),
+            ))),
         }
     }
 }
@@ -168,7 +170,10 @@ impl PartitionQueue {
                 self.ready.push_back(b);
                 None
             }
-            Err((e, w, m)) => Some((e, w, m, id)),
+            Err(failed) => {
+                let (e, w, m) = *failed;
+                Some((e, w, m, id))
+            }
         }
     }
 

@@ -93,6 +93,21 @@ impl<'a> Record<'a> {
         self.value.map(|v| self.source.slice_ref(v))
     }
 
+    /// A [`Bytes`] sharing the batch buffer for a slice of this record, such as a header
+    /// value; `None` if the slice does not lie in the buffer.
+    pub fn share(&self, part: &[u8]) -> Option<Bytes> {
+        if part.is_empty() {
+            return Some(Bytes::new());
+        }
+        let base = self.source.as_ptr() as usize;
+        let start = part.as_ptr() as usize;
+        let inside = start >= base
+            && start
+                .checked_add(part.len())
+                .is_some_and(|end| end <= base + self.source.len());
+        inside.then(|| self.source.slice_ref(part))
+    }
+
     /// The record attributes byte (unused by Kafka so far; 0). For legacy messages, the message's
     /// attributes.
     pub fn attributes(&self) -> i8 {
