@@ -1,9 +1,13 @@
-//! The `kafka` command. `main` parses the arguments, runs the command and turns the outcome into
-//! an exit code: 0 for success (and for Ctrl-C ending a long-running command), 2 for usage
-//! errors (clap), 1 for everything else, with a one-line cause on stderr.
+//! The `kafka` command. `main` parses the arguments (usage errors exit 2, from clap), runs the
+//! command on a tokio runtime and turns the outcome into an exit code (see [`exit`]): a one-line
+//! cause on stderr, never a backtrace. Ctrl-C exits 130 unless the command treats it as a clean
+//! stop; a closed stdout (`| head`) exits 0 quietly.
 
 mod cli;
 mod cmd;
+mod exit;
+mod output;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -22,11 +26,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cmd::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kafka: {e:#}");
-            ExitCode::FAILURE
+    let outcome = runtime.block_on(async {
+        let work = cmd::run(args);
+        tokio::pin!(work);
+        tokio::select! {
+            r = &mut work => Some(r),
+            _ = tokio::signal::ctrl_c() => {
+                if cmd::handles_interrupt() {
+                    Some(work.await)
+                } else {
+                    None
+                }
+            }
+        }
+    });
+    // Leave background tasks behind without waiting for them.
+    runtime.shutdown_background();
+    match outcome {
+        None => {
+            eprintln!("kafka: interrupted");
+            ExitCode::from(exit::Exit::Interrupted as u8)
+        }
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(e)) if exit::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Some(Err(e)) => {
+            let (code, line) = exit::classify(&e);
+            if let Some(line) = line {
+                eprintln!("kafka: {line}");
+            }
+            ExitCode::from(code as u8)
         }
     }
 }
