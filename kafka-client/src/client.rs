@@ -366,6 +366,9 @@ impl Client {
     ///
     /// # Errors
     /// Connect errors, or [`Error::UnsupportedVersion`].
+    ///
+    /// # Cancel safety
+    /// Cancel-safe.
     pub async fn negotiated_version<R: Request>(&self, node: Node) -> Result<i16> {
         self.connection(node, Purpose::Admin)
             .await?
@@ -582,6 +585,9 @@ impl Client {
     ///
     /// # Errors
     /// Metadata errors.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe.
     pub async fn controller(&self) -> Result<Node> {
         let mut md = self.metadata();
         let stale = md.fetched_at.elapsed() >= self.inner.config.metadata_max_age;

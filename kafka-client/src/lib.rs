@@ -50,5 +50,22 @@ mod send_assertions {
             &conn.send(&kafka_proto::messages::api_versions_request::ApiVersionsRequest::default()),
         );
         is_send(&c.close());
+        let admin = Admin::new(c.clone());
+        is_send(&admin.list_topics(false));
+        is_send(&admin.describe_cluster());
+        is_send(&Producer::connect(ProducerConfig::default()));
+        is_send(&consumer::Consumer::connect(
+            consumer::ConsumerConfig::default(),
+        ));
+    }
+
+    #[allow(dead_code)]
+    fn handle_futures_are_send(p: Producer, k: consumer::Consumer) {
+        is_send(&p.send(ProducerRecord::new("t")));
+        is_send(&p.flush());
+        is_send(&p.close());
+        is_send(&k.recv());
+        is_send(&k.commit());
+        is_send(&k.close());
     }
 }
