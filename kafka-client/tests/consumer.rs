@@ -572,3 +572,41 @@ async fn manual_commits_and_committed_offsets() {
     let e = c.subscribe(&[topic.as_str()]).unwrap_err();
     assert!(e.to_string().contains("group.id"), "{e}");
 }
+
+#[tokio::test]
+async fn a_lost_coordinator_is_rediscovered() {
+    use kafka_client::kafka_proto::{ApiKey, ErrorCode};
+    let b = broker(2).await;
+    let topic = name("coord");
+    let group = name("g");
+    produce(&b, &topic, 0, (0..5).map(|i| i.to_string()), None).await;
+    let c = Consumer::connect(group_config(&b, &group).enable_auto_commit(false))
+        .await
+        .unwrap();
+    c.subscribe(&[topic.as_str()]).unwrap();
+    recv_n(&c, 5).await;
+    // The coordinator "moves": heartbeats, commits and lookups fail for a while.
+    b.faults()
+        .fail_next(ApiKey::Heartbeat, 2, ErrorCode::NotCoordinator);
+    b.faults()
+        .fail_next(ApiKey::OffsetCommit, 2, ErrorCode::NotCoordinator);
+    b.faults().fail_next(
+        ApiKey::FindCoordinator,
+        1,
+        ErrorCode::CoordinatorNotAvailable,
+    );
+    c.commit().await.unwrap();
+    let tp = TopicPartition::new(&topic, 0);
+    assert_eq!(
+        c.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp],
+        Some(5)
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !c.assignment().is_empty(),
+        "still a member after heartbeat errors"
+    );
+    produce(&b, &topic, 0, ["after".to_owned()], None).await;
+    assert_eq!(value(&recv_n(&c, 1).await[0]), "after");
+    c.close().await.unwrap();
+}
