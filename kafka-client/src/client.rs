@@ -422,6 +422,11 @@ impl Client {
             .clone()
     }
 
+    /// Bumped on every metadata install: a cheap staleness check for cached views.
+    pub(crate) fn metadata_generation(&self) -> u64 {
+        self.inner.metadata_generation.load(Ordering::Acquire)
+    }
+
     fn install_metadata(&self, m: Metadata) {
         *self
             .inner

@@ -35,3 +35,5 @@ pub fn dataset(n: usize) -> Vec<([u8; KEY_LEN], [u8; VALUE_LEN])> {
         })
         .collect()
 }
+
+pub mod load;

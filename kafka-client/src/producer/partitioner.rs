@@ -164,6 +164,9 @@ impl Partitioner for DefaultPartitioner {
         record_bytes: usize,
         input: &PartitionInput<'_>,
     ) -> i32 {
+        if input.partitions <= 1 {
+            return 0;
+        }
         if let Some(k) = key {
             return murmur2_partition(k, input.partitions);
         }

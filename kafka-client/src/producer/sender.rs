@@ -107,6 +107,7 @@ pub(crate) async fn run(s: Arc<Shared>) {
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot obtain a producer id");
                         *s.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        s.has_fatal.store(true, Ordering::Release);
                         continue;
                     }
                 }
