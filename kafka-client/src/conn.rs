@@ -22,13 +22,13 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_proto::frame::FrameDecoder;
 use kafka_proto::messages::api_versions_request::ApiVersionsRequest;
 use kafka_proto::messages::api_versions_response::ApiVersionsResponse;
 use kafka_proto::messages::request_header::RequestHeader;
 use kafka_proto::messages::response_header::ResponseHeader;
-use kafka_proto::{ApiKey, Decoder, ErrorCode, Message, Request, VersionRange};
+use kafka_proto::{ApiKey, ChunkedSink, Decoder, ErrorCode, Message, Request, Sink, VersionRange};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
@@ -85,7 +85,8 @@ type Reply = oneshot::Sender<Result<Bytes>>;
 
 /// A request queued to the writer.
 struct Outgoing {
-    frame: Bytes,
+    /// The frame in chunks: large byte fields (record batches) are shared, not copied.
+    frame: Vec<Bytes>,
     correlation_id: i32,
     /// `None` for a request the broker does not answer (Produce with acks=0): the sender is
     /// told once the frame is written.
@@ -422,7 +423,7 @@ impl Connection {
                         source: Arc::new(e),
                     }
                 })?;
-            let bytes_out = frame.len() as u64;
+            let bytes_out = frame.iter().map(|c| c.len() as u64).sum::<u64>();
             let permit = tokio::select! {
                 p = self.permits.clone().acquire_owned() => p.map_err(|_| Error::closed(ctx()))?,
                 _ = tokio::time::sleep(timeout) => {
@@ -519,13 +520,15 @@ fn decode_api_versions(
     ApiVersionsResponse::decode(&mut d, v)
 }
 
-/// Encodes a whole frame: length prefix, request header, body.
+/// Encodes a whole frame: length prefix, request header, body. Byte fields of 16 KiB or more
+/// (record batches) stay their own chunks, shared with the caller, so a Produce request does
+/// not copy its batches.
 pub(crate) fn encode_frame<R: Request>(
     req: &R,
     version: i16,
     correlation_id: i32,
     client_id: &str,
-) -> std::result::Result<Bytes, kafka_proto::EncodeError> {
+) -> std::result::Result<Vec<Bytes>, kafka_proto::EncodeError> {
     let hv = R::KEY.request_header_version(version);
     let header = RequestHeader {
         request_api_key: R::KEY.key(),
@@ -535,11 +538,11 @@ pub(crate) fn encode_frame<R: Request>(
         ..Default::default()
     };
     let size = header.encoded_size(hv) + req.encoded_size(version);
-    let mut buf = BytesMut::with_capacity(4 + size);
-    buf.put_i32(i32::try_from(size).unwrap_or(i32::MAX));
-    header.encode(&mut buf, hv)?;
-    req.encode(&mut buf, version)?;
-    Ok(buf.freeze())
+    let mut sink = ChunkedSink::with_threshold(16 * 1024);
+    sink.put_i32(i32::try_from(size).unwrap_or(i32::MAX));
+    header.encode(&mut sink, hv)?;
+    req.encode(&mut sink, version)?;
+    Ok(sink.finish())
 }
 
 async fn writer<W: AsyncWrite + Unpin>(
@@ -623,9 +626,14 @@ async fn write_one<W: AsyncWrite + Unpin>(
                 sent_at: m.sent_at,
             });
         shared.counters.in_flight.fetch_add(1, Ordering::Relaxed);
-        w.write_all(&m.frame).await
+        for chunk in &m.frame {
+            w.write_all(chunk).await?;
+        }
+        Ok(())
     } else {
-        w.write_all(&m.frame).await?;
+        for chunk in &m.frame {
+            w.write_all(chunk).await?;
+        }
         w.flush().await?;
         let _ = m.reply.send(Ok(Bytes::new()));
         Ok(())
@@ -658,8 +666,20 @@ async fn reader<R: AsyncRead + Unpin>(
                 }
             }
         }
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(64 * 1024);
+        // Room for the whole frame being read (its length is known and within the maximum, or
+        // FrameDecoder would have refused it): one allocation instead of growing step by step.
+        let want = match buf.get(..4) {
+            Some(b) => {
+                let len = i32::from_be_bytes([b[0], b[1], b[2], b[3]]).max(0) as usize;
+                (len + 4)
+                    .min(max_frame + 4)
+                    .saturating_sub(buf.len())
+                    .max(4096)
+            }
+            None => 64 * 1024,
+        };
+        if buf.capacity() - buf.len() < want {
+            buf.reserve(want.max(64 * 1024));
         }
         let n = tokio::select! {
             biased;

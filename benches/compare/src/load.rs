@@ -189,3 +189,56 @@ impl CpuClock {
         )
     }
 }
+
+/// A numeric environment variable (`_` separators allowed), or `default`.
+pub fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// A comma-separated environment variable as a list (empty entries dropped), or `default`.
+pub fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The median (NaN for no values; the mean of the middle two for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match (v.get(n.wrapping_sub(1) / 2), v.get(n / 2)) {
+        (Some(a), Some(b)) => (a + b) / 2.0,
+        _ => f64::NAN,
+    }
+}
+
+/// The `key=value` pairs of a child's `result ...` line, as numbers (NaN if absent or not a
+/// number).
+#[derive(Debug, Clone, Default)]
+pub struct Fields(pub Vec<(String, f64)>);
+
+impl Fields {
+    /// Parses `result k=v k=v ...` (the first word is skipped if it has no `=`).
+    pub fn parse(line: &str) -> Fields {
+        Fields(
+            line.split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.parse().unwrap_or(f64::NAN)))
+                .collect(),
+        )
+    }
+
+    /// The value of `key`, NaN if absent.
+    pub fn get(&self, key: &str) -> f64 {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(f64::NAN, |(_, v)| *v)
+    }
+}

@@ -29,6 +29,10 @@ use crate::error::{Context, Error, Result};
 /// version that names topics (v13+ uses topic ids).
 const FETCH_VERSIONS: VersionRange = VersionRange::new(4, 12);
 
+/// The longest a fetch may wait for data while other partitions of the same broker still have
+/// data buffered for the application (they cannot be fetched until this fetch returns).
+const SHORT_POLL: Duration = Duration::from_millis(20);
+
 #[derive(Default)]
 struct Session {
     id: i32,
@@ -451,12 +455,20 @@ fn start_fetches(
     let md = inner.client.metadata();
     let mut by_broker: HashMap<i32, Vec<Wanted>> = HashMap::new();
     let mut missing_leader = Vec::new();
+    // Brokers some of whose partitions have data waiting for the application: a fetch to them
+    // must not long-poll on idle partitions, or partitions that drain meanwhile wait for it.
+    let mut flowing: HashSet<i32> = HashSet::new();
     {
         let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.buffered_bytes >= inner.config.max_buffered_bytes {
             return true;
         }
         for (tp, p) in st.parts.iter_mut() {
+            if p.buffered && !p.paused {
+                if let Some((leader, _)) = md.leader(&tp.topic, tp.partition) {
+                    flowing.insert(leader);
+                }
+            }
             if p.paused || p.buffered || p.in_flight {
                 continue;
             }
@@ -498,7 +510,12 @@ fn start_fetches(
     for (broker, wanted) in by_broker {
         busy.insert(broker);
         let session = sessions.entry(broker).or_default();
-        spawn_fetch(inner, broker, wanted, session, done.clone());
+        let wait = if flowing.contains(&broker) {
+            inner.config.fetch_max_wait.min(SHORT_POLL)
+        } else {
+            inner.config.fetch_max_wait
+        };
+        spawn_fetch(inner, broker, wanted, session, wait, done.clone());
     }
     all_led
 }
@@ -508,6 +525,7 @@ fn spawn_fetch(
     broker: i32,
     wanted: Vec<Wanted>,
     session: &Session,
+    wait: Duration,
     done: mpsc::UnboundedSender<FetchDone>,
 ) {
     let cfg = &inner.config;
@@ -562,7 +580,6 @@ fn spawn_fetch(
         (0, 0)
     };
     let client = inner.client.clone();
-    let wait = cfg.fetch_max_wait;
     let req_base = FetchRequest {
         replica_id: -1,
         max_wait_ms: i32::try_from(wait.as_millis()).unwrap_or(i32::MAX),
