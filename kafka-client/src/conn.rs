@@ -403,6 +403,26 @@ impl Connection {
         timeout: Duration,
         expects_response: bool,
     ) -> Result<Bytes> {
+        let queued = self
+            .enqueue::<R>(req, version, timeout, expects_response)
+            .await?;
+        queued.response(timeout).await
+    }
+
+    /// Queues `req` at `version` behind the requests queued before it on this connection and
+    /// returns a handle to await its response with. Requests queued in turn by one task are
+    /// written (and answered) in that order, which is what keeps a producer's batches of one
+    /// partition in sequence across several requests in flight.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a cancelled call queued nothing, or queued the whole request.
+    pub async fn enqueue<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+        expects_response: bool,
+    ) -> Result<Queued> {
         let ctx = || Context::broker(&self.shared.name).with_api(R::KEY, version);
         if self.is_poisoned() {
             return Err(self.shared.error());
@@ -415,49 +435,119 @@ impl Connection {
             broker = %self.shared.name,
             correlation_id
         );
+        let frame = encode_frame(req, version, correlation_id, &self.client_id).map_err(|e| {
+            Error::Encode {
+                context: ctx(),
+                source: Arc::new(e),
+            }
+        })?;
+        let bytes_out = frame.iter().map(|c| c.len() as u64).sum::<u64>();
+        let permit = tokio::select! {
+            p = self.permits.clone().acquire_owned() => p.map_err(|_| Error::closed(ctx()))?,
+            _ = tokio::time::sleep(timeout) => {
+                return Err(Error::Timeout { context: ctx(), after: timeout, last: None });
+            }
+        };
+        let (reply, rx) = oneshot::channel();
+        let started = Instant::now();
+        self.tx
+            .send(Outgoing {
+                frame,
+                correlation_id,
+                reply,
+                expects_response,
+                permit,
+                sent_at: started,
+            })
+            .map_err(|_| self.shared.error())?;
+        self.shared
+            .counters
+            .bytes_out
+            .fetch_add(bytes_out, Ordering::Relaxed);
+        Ok(Queued {
+            rx,
+            started,
+            shared: self.shared.clone(),
+            context: ctx(),
+            span,
+        })
+    }
+
+    /// Queues a typed request (see [`Connection::enqueue`]); [`QueuedRequest::response`]
+    /// decodes its response.
+    ///
+    /// # Cancel safety
+    /// As [`Connection::enqueue`].
+    pub async fn enqueue_typed<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+        expects_response: bool,
+    ) -> Result<QueuedRequest<R>> {
+        let queued = self
+            .enqueue(req, version, timeout, expects_response)
+            .await?;
+        Ok(QueuedRequest {
+            queued,
+            version,
+            _request: std::marker::PhantomData,
+        })
+    }
+
+    /// Closes the connection: requests in flight fail with [`Error::Closed`].
+    pub fn close(&self) {
+        self.shared
+            .poison(Error::closed(Context::broker(&self.shared.name)));
+    }
+}
+
+/// A request queued on a connection, waiting for its response.
+#[derive(Debug)]
+pub struct Queued {
+    rx: oneshot::Receiver<Result<Bytes>>,
+    started: Instant,
+    shared: Arc<Shared>,
+    context: Context,
+    span: tracing::Span,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("name", &self.name).finish()
+    }
+}
+
+impl Queued {
+    /// The response frame (empty for a request without a response), waiting at most `timeout`.
+    /// A timeout poisons the connection.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the response is read and dropped.
+    pub async fn response(self, timeout: Duration) -> Result<Bytes> {
+        let Queued {
+            rx,
+            started,
+            shared,
+            context,
+            span,
+        } = self;
         async move {
-            let frame =
-                encode_frame(req, version, correlation_id, &self.client_id).map_err(|e| {
-                    Error::Encode {
-                        context: ctx(),
-                        source: Arc::new(e),
-                    }
-                })?;
-            let bytes_out = frame.iter().map(|c| c.len() as u64).sum::<u64>();
-            let permit = tokio::select! {
-                p = self.permits.clone().acquire_owned() => p.map_err(|_| Error::closed(ctx()))?,
-                _ = tokio::time::sleep(timeout) => {
-                    return Err(Error::Timeout { context: ctx(), after: timeout, last: None });
-                }
-            };
-            let (reply, rx) = oneshot::channel();
-            let started = Instant::now();
-            self.tx
-                .send(Outgoing {
-                    frame,
-                    correlation_id,
-                    reply,
-                    expects_response,
-                    permit,
-                    sent_at: started,
-                })
-                .map_err(|_| self.shared.error())?;
-            let counters = &self.shared.counters;
-            counters.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
             let result = match tokio::time::timeout(timeout, rx).await {
                 Ok(Ok(r)) => r,
-                Ok(Err(_)) => Err(self.shared.error()),
+                Ok(Err(_)) => Err(shared.error()),
                 Err(_) => {
                     let e = Error::Timeout {
-                        context: ctx(),
+                        context,
                         after: timeout,
                         last: None,
                     };
-                    self.shared.poison(e.clone());
+                    shared.poison(e.clone());
                     Err(e)
                 }
             };
             let elapsed = started.elapsed();
+            let counters = &shared.counters;
             counters.requests.fetch_add(1, Ordering::Relaxed);
             if result.is_err() {
                 counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -474,11 +564,42 @@ impl Connection {
         .instrument(span)
         .await
     }
+}
 
-    /// Closes the connection: requests in flight fail with [`Error::Closed`].
-    pub fn close(&self) {
-        self.shared
-            .poison(Error::closed(Context::broker(&self.shared.name)));
+/// A typed [`Queued`] request.
+#[derive(Debug)]
+pub struct QueuedRequest<R: Request> {
+    queued: Queued,
+    version: i16,
+    _request: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Request> QueuedRequest<R> {
+    /// The decoded response (`None` for a request the broker does not answer).
+    ///
+    /// # Errors
+    /// As [`Connection::send_at`].
+    ///
+    /// # Cancel safety
+    /// Cancel-safe.
+    pub async fn response(self, timeout: Duration) -> Result<Option<R::Response>> {
+        let shared = self.queued.shared.clone();
+        let context = self.queued.context.clone();
+        let frame = self.queued.response(timeout).await?;
+        if frame.is_empty() {
+            return Ok(None);
+        }
+        let mut d = Decoder::new(&frame);
+        let decoded = ResponseHeader::decode(&mut d, R::KEY.response_header_version(self.version))
+            .and_then(|_| R::Response::decode(&mut d, self.version));
+        match decoded {
+            Ok(r) => Ok(Some(r)),
+            Err(e) => {
+                let err = Error::decode(context, e);
+                shared.poison(err.clone());
+                Err(err)
+            }
+        }
     }
 }
 

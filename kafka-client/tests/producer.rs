@@ -751,3 +751,32 @@ async fn delivery_timeout_fails_records_that_cannot_be_sent() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelined_requests_keep_sequence_order() {
+    // Many small batches of one partition, five requests in flight: they must reach the broker
+    // in sequence order (no OUT_OF_ORDER_SEQUENCE_NUMBER, so no retries or epoch bumps).
+    let b = broker_with(1).await;
+    let topic = name("seq");
+    let p = Producer::connect(
+        config(b.bootstrap())
+            .batch_size(600)
+            .linger(Duration::from_millis(0)),
+    )
+    .await
+    .unwrap();
+    let values: Vec<String> = (0..20000).map(|i| format!("{i:06}")).collect();
+    for v in &values {
+        p.send_with(ProducerRecord::new(&topic).value(v.clone()), |r| {
+            r.unwrap();
+        })
+        .await
+        .unwrap();
+    }
+    p.flush().await.unwrap();
+    let s = p.stats();
+    assert!(s.requests > 20, "{s:?}");
+    assert_eq!(s.retries, 0, "{s:?}");
+    assert_eq!(s.epoch_bumps, 0, "{s:?}");
+    assert_exactly_once(p.client(), &topic, 0, &values).await;
+}

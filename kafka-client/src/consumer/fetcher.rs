@@ -632,9 +632,9 @@ fn handle_done(inner: &Arc<Inner>, d: FetchDone, sessions: &mut HashMap<i32, Ses
     let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
     for w in &d.wanted {
         if let Some(p) = st.parts.get_mut(&w.tp) {
-            if p.generation == w.generation {
-                p.in_flight = false;
-            }
+            // Only one fetch per partition is ever in flight, so this response ends it whatever
+            // the generation (a seek while it was in flight must not strand the partition).
+            p.in_flight = false;
         }
     }
     let session = sessions.entry(d.broker).or_default();

@@ -50,6 +50,7 @@ struct Completion {
 pub(crate) async fn run(s: Arc<Shared>) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
     let mut broker_in_flight: HashMap<i32, usize> = HashMap::new();
+    let mut sinks: Sinks = HashMap::new();
     let mut next_wake: Option<Instant> = None;
     let refreshing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut identity_retry_at: Option<Instant> = None;
@@ -113,7 +114,7 @@ pub(crate) async fn run(s: Arc<Shared>) {
                 }
             }
         }
-        next_wake = drain(&s, &done_tx, &mut broker_in_flight, &refreshing);
+        next_wake = drain(&s, &mut sinks, &done_tx, &mut broker_in_flight, &refreshing);
         if let Some(t) = identity_retry_at {
             next_wake = Some(next_wake.map_or(t, |n| n.min(t)));
         }
@@ -216,6 +217,7 @@ fn request_refresh(s: &Arc<Shared>, refreshing: &Arc<std::sync::atomic::AtomicBo
 /// again.
 fn drain(
     s: &Arc<Shared>,
+    sinks: &mut Sinks,
     done_tx: &mpsc::UnboundedSender<Completion>,
     broker_in_flight: &mut HashMap<i32, usize>,
     refreshing: &Arc<std::sync::atomic::AtomicBool>,
@@ -378,7 +380,7 @@ fn drain(
                 break;
             }
             *broker_in_flight.entry(leader).or_default() += 1;
-            send_request(s, leader, batches, done_tx.clone());
+            send_request(s, sinks, leader, batches, done_tx.clone());
         }
     }
     next
@@ -390,8 +392,19 @@ fn next_sequence(seq: i32, records: i32) -> i32 {
     (n % (i64::from(i32::MAX) + 1)) as i32
 }
 
+/// A Produce request for one broker's sink.
+struct Job {
+    req: ProduceRequest,
+    batches: Vec<InFlight>,
+}
+
+/// Per-broker sinks: requests to one broker are queued on its connection in drain order (a
+/// task per request could overtake an earlier one, and the broker would see sequence gaps).
+type Sinks = HashMap<i32, mpsc::UnboundedSender<Job>>;
+
 fn send_request(
     s: &Arc<Shared>,
+    sinks: &mut Sinks,
     leader: i32,
     batches: Vec<InFlight>,
     done: mpsc::UnboundedSender<Completion>,
@@ -420,32 +433,65 @@ fn send_request(
         topic_data: topics,
         ..Default::default()
     };
+    s.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let job = Job { req, batches };
+    let sink = sinks.entry(leader).or_insert_with(|| {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(sink(s.clone(), leader, rx, done.clone()));
+        tx
+    });
+    if let Err(mpsc::error::SendError(job)) = sink.send(job) {
+        // The sink ended (cannot happen while the sender runs); fail over to a new one.
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(self::sink(s.clone(), leader, rx, done));
+        let _ = tx.send(job);
+        sinks.insert(leader, tx);
+    }
+}
+
+/// Queues one broker's Produce requests on its connection, in order, and hands each response
+/// back to the sender task.
+async fn sink(
+    s: Arc<Shared>,
+    leader: i32,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    done: mpsc::UnboundedSender<Completion>,
+) {
+    let timeout = s.client.config().request_timeout + Duration::from_secs(1);
     let acks = s.config.acks;
     let client = s.client.clone();
-    s.stats.requests.fetch_add(1, Ordering::Relaxed);
-    tokio::spawn(async move {
-        let result = async {
+    drop(s);
+    while let Some(Job { req, batches }) = rx.recv().await {
+        let queued = async {
             let conn = client
                 .connection(Node::Id(leader), Purpose::Produce)
                 .await?;
             let v = conn.version_for::<ProduceRequest>(Some(PRODUCE_VERSIONS))?;
-            if acks == Acks::None {
-                conn.send_no_response(&req, v).await?;
-                Ok(None)
-            } else {
-                Ok(Some(
-                    conn.send_at(&req, v, timeout + Duration::from_secs(1))
-                        .await?,
-                ))
-            }
+            conn.enqueue_typed(&req, v, timeout, acks != Acks::None)
+                .await
         }
         .await;
-        let _ = done.send(Completion {
-            leader,
-            batches,
-            result,
-        });
-    });
+        match queued {
+            Err(e) => {
+                let _ = done.send(Completion {
+                    leader,
+                    batches,
+                    result: Err(e),
+                });
+            }
+            Ok(q) => {
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let result = q.response(timeout).await;
+                    let _ = done.send(Completion {
+                        leader,
+                        batches,
+                        result,
+                    });
+                });
+            }
+        }
+    }
 }
 
 fn handle_completion(
