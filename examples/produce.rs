@@ -35,7 +35,10 @@ async fn main() -> kafka_client::Result<()> {
     }
     for (user, delivery) in deliveries {
         let meta = delivery.await?;
-        println!("{user}: partition {} offset {}", meta.partition, meta.offset);
+        println!(
+            "{user}: partition {} offset {}",
+            meta.partition, meta.offset
+        );
     }
 
     // Unkeyed: many records with a callback each instead of a future.

@@ -7,7 +7,9 @@ mod cli;
 mod cmd;
 mod exit;
 mod output;
+mod records;
 mod settings;
+mod timespec;
 
 use std::process::ExitCode;
 
