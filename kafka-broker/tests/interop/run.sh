@@ -464,6 +464,33 @@ check "7d kill -9 during a kafka-python stream: the log is a prefix holding ever
 check "7e kill -9: committed group offsets survive" \
     KP group-offsets group-topic --group kp-group --expect "$(cat "$WORK/kp-group.offsets")"
 
+# --- our client (the kafka CLI) beside librdkafka ------------------------------------------------
+# 9a: the same keys land on the same partitions from kcat (murmur2_random, Java-compatible) and
+#     from `kafka produce` (the Java default partitioner).
+check_cli_partitioning() {
+    local keys=$WORK/keys.txt
+    seq 1 300 | sed 's/^/user-/' | awk '{print $1 ":" $1 "-value"}' >"$keys"
+    timeout 30 "$BIN" -b "$BOOTSTRAP" topic create cli-p-ours cli-p-kcat -p 6 >/dev/null || return 1
+    timeout 30 kcat -b "$BOOTSTRAP" -t cli-p-kcat -P -K: -X partitioner=murmur2_random -l "$keys" || return 1
+    timeout 30 "$BIN" -b "$BOOTSTRAP" -q produce cli-p-ours -K: --file "$keys" || return 1
+    timeout 30 kcat -b "$BOOTSTRAP" -t cli-p-kcat -C -e -q -f '%k %p\n' | sort >"$WORK/p-kcat.txt"
+    timeout 30 "$BIN" -b "$BOOTSTRAP" consume cli-p-ours -e -o beginning -f '%k %p\n' | sort >"$WORK/p-ours.txt"
+    asserteq "records" "$(wc -l <"$WORK/p-ours.txt")" 300 || return 1
+    diff_files "key partitions" "$WORK/p-ours.txt" "$WORK/p-kcat.txt"
+}
+# 9b: records written by kcat (keys, null values, headers) read back by `kafka consume -J`.
+check_cli_reads_kcat() {
+    printf 'k1:v1\nk2:\n:v3\n' >"$WORK/kc.txt"
+    timeout 30 kcat -b "$BOOTSTRAP" -t cli-read -P -K: -Z -H trace=abc -l "$WORK/kc.txt" || return 1
+    timeout 30 "$BIN" -b "$BOOTSTRAP" consume cli-read -e -o beginning -J >"$WORK/kc.json" || return 1
+    asserteq "records" "$(wc -l <"$WORK/kc.json")" 3 || return 1
+    grep -q '"key":"k1","value":"v1","headers":\[{"key":"trace","value":"abc"}\]' "$WORK/kc.json" &&
+        grep -q '"key":"k2","value":null' "$WORK/kc.json" &&
+        grep -q '"key":null,"value":"v3"' "$WORK/kc.json"
+}
+check "9a kafka produce and kcat (murmur2_random) put the same keys on the same partitions" check_cli_partitioning
+check "9b kafka consume -J reads kcat's keys, null values and headers" check_cli_reads_kcat
+
 rc=0
 stop_broker TERM || rc=$?
 if [ "$rc" -eq 0 ]; then pass "8 final SIGTERM: exit 0"; else fail "8 final SIGTERM: exit 0 (exit $rc)"; fi
