@@ -653,6 +653,7 @@ impl Consumer {
     /// # Errors
     /// As [`Consumer::recv`].
     pub fn try_recv(&self) -> Result<Option<ConsumerRecord>> {
+        self.polled();
         let mut st = self.state();
         let r = self.next_locked(&mut st);
         drop(st);
@@ -662,12 +663,16 @@ impl Consumer {
         r
     }
 
-    fn next_locked(&self, st: &mut State) -> Result<Option<ConsumerRecord>> {
+    /// Notes that the application asked for records (for `max.poll.interval.ms`).
+    fn polled(&self) {
         *self
             .inner
             .last_poll
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    fn next_locked(&self, st: &mut State) -> Result<Option<ConsumerRecord>> {
         if let Some(e) = st.errors.pop_front() {
             return Err(e);
         }
