@@ -56,7 +56,7 @@ async fn main() -> kafka_client::Result<()> {
             record.offset,
             String::from_utf8_lossy(record.value.as_deref().unwrap_or_default())
         );
-        if processed % 100 == 0 {
+        if processed.is_multiple_of(100) {
             consumer.commit().await?;
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! - [`offset`]: the `-o` grammar (rpk's, plus kcat's `s@`/`e@`), parsed before connecting and
 //!   resolved per partition against the log's start, end and time lookups.
-//! - [`format`]: `-f` format strings (kcat's tokens with `{hex}`/`{base64}` modifiers).
+//! - [`format`](mod@format): `-f` format strings (kcat's tokens with `{hex}`/`{base64}` modifiers).
 //! - [`json`]: records as JSON lines (`consume -J`), and reading them back (`produce --input
 //!   jsonl`): lossless, binary as `{"base64": ...}`.
 //! - [`filter`]: `--filter` on key, value and headers.

@@ -66,8 +66,8 @@ pub struct ResetArgs {
     /// The committed offset plus N (N may be negative).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub shift_by: Option<i64>,
-    /// To the first offset at or after this time (2024-01-02T03:04:05[.123][Z|+02:00]; no zone
-    /// = local time).
+    /// To the first offset at or after this time: 2024-01-02T03:04:05, with optional .123
+    /// millis and Z or +02:00 zone (no zone = local time).
     #[arg(long, value_name = "DATETIME")]
     pub to_datetime: Option<String>,
     /// To the first offset at or after this long ago (PT1H, P1DT2H, 30m, 2d).
