@@ -46,6 +46,9 @@ pub struct ClientConfig {
     pub software_version: String,
     /// TLS settings (`security.protocol=SSL` and the `ssl.*` properties); `None` is plaintext.
     pub tls: Option<TlsConfig>,
+    /// TLS properties set so far through [`ClientConfig::set`] (a certificate may come before
+    /// its key, `security.protocol` after both).
+    tls_props: TlsProps,
 }
 
 impl Default for ClientConfig {
@@ -67,6 +70,7 @@ impl Default for ClientConfig {
             software_name: "kafka-rs".to_owned(),
             software_version: env!("CARGO_PKG_VERSION").to_owned(),
             tls: None,
+            tls_props: TlsProps::default(),
         }
     }
 }
@@ -178,6 +182,7 @@ impl ClientConfig {
                 });
             }
         }
+        c.tls_props = tls.clone();
         c.apply_tls(tls);
         Ok(c)
     }
@@ -193,24 +198,16 @@ impl ClientConfig {
     /// # Errors
     /// [`Error::Config`] for an invalid value.
     pub fn set(&mut self, key: &str, value: &str) -> Result<bool> {
-        let mut tls = self.tls_props();
+        let mut tls = self.tls_props.clone();
         let known = self.set_inner(key, value, &mut tls)?;
-        self.apply_tls(tls);
-        Ok(known)
-    }
-
-    fn tls_props(&self) -> TlsProps {
-        match &self.tls {
-            None => TlsProps::default(),
-            Some(t) => TlsProps {
-                ssl: true,
-                ca: t.ca_path().map(Into::into),
-                cert: t.client_cert_paths().map(|(c, _)| c.into()),
-                key: t.client_cert_paths().map(|(_, k)| k.into()),
-                server_name: t.server_name_override().map(str::to_owned),
-                insecure: t.accepts_invalid_certs(),
-            },
+        if key.starts_with("ssl.")
+            || key == "security.protocol"
+            || key == "enable.ssl.certificate.verification"
+        {
+            self.tls_props = tls.clone();
+            self.apply_tls(tls);
         }
+        Ok(known)
     }
 
     fn apply_tls(&mut self, p: TlsProps) {
@@ -381,5 +378,15 @@ mod tests {
             Some(std::path::Path::new("x.pem"))
         );
         assert!(!c.set("linger.ms", "5").unwrap());
+        // A certificate set before its key (one property at a time) is kept.
+        let mut c = ClientConfig::default();
+        c.set("security.protocol", "SSL").unwrap();
+        c.set("ssl.certificate.location", "c.pem").unwrap();
+        c.set("ssl.key.location", "k.pem").unwrap();
+        let paths = c.tls.as_ref().and_then(|t| t.client_cert_paths());
+        assert_eq!(
+            paths,
+            Some((std::path::Path::new("c.pem"), std::path::Path::new("k.pem")))
+        );
     }
 }
