@@ -780,3 +780,115 @@ async fn pipelined_requests_keep_sequence_order() {
     assert_eq!(s.epoch_bumps, 0, "{s:?}");
     assert_exactly_once(p.client(), &topic, 0, &values).await;
 }
+
+#[tokio::test]
+async fn retries_request_timeout_and_compression_level_change_behaviour() {
+    let b = broker_with(1).await;
+    // retries=0: the first retriable error fails the record.
+    let topic = name("r0");
+    let p = Producer::connect(config(b.bootstrap()).retries(0).idempotence(false))
+        .await
+        .unwrap();
+    p.send(ProducerRecord::new(&topic).value("warm"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    b.faults()
+        .fail_next(ApiKey::Produce, 1, ErrorCode::NotLeaderOrFollower);
+    let e = p
+        .send(ProducerRecord::new(&topic).value("x"))
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::NotLeaderOrFollower));
+    assert_eq!(p.stats().retries, 0);
+
+    // request.timeout.ms: a slow answer is abandoned and the batch resent; idempotence keeps
+    // it once.
+    let topic = name("rt");
+    let p = Producer::connect(
+        config(b.bootstrap())
+            .client(client_config(b.bootstrap()).request_timeout(Duration::from_millis(300))),
+    )
+    .await
+    .unwrap();
+    p.send(ProducerRecord::new(&topic).value("a"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    b.faults()
+        .delay_next(ApiKey::Produce, 1, Duration::from_millis(1500));
+    p.send(ProducerRecord::new(&topic).value("b"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(p.stats().retries >= 1);
+    assert_exactly_once(p.client(), &topic, 0, &["a".to_owned(), "b".to_owned()]).await;
+
+    // compression.level: gzip 1 and 9 store different sizes for the same records.
+    let mut sizes = Vec::new();
+    for level in [1, 9] {
+        let topic = name("lvl");
+        let p =
+            Producer::connect(config(b.bootstrap()).compression(Compression::Gzip, Some(level)))
+                .await
+                .unwrap();
+        let values = (0..2000).map(|i| {
+            ProducerRecord::new(&topic).value(format!(
+                "value {} {}",
+                i % 97,
+                "abcdefgh".repeat(i % 7)
+            ))
+        });
+        let r = p.send_many(values).await.unwrap().await;
+        assert!(r.iter().all(Result::is_ok));
+        sizes.push(stored_bytes(p.client(), &topic).await);
+    }
+    assert!(
+        sizes[0] > sizes[1],
+        "level 1 {} bytes vs level 9 {} bytes",
+        sizes[0],
+        sizes[1]
+    );
+}
+
+/// Bytes of record batches stored for partition 0 (one fetch).
+async fn stored_bytes(c: &Client, topic: &str) -> usize {
+    let md = c.refresh_metadata(Some(&[topic.to_owned()])).await.unwrap();
+    let (leader, _) = md.leader(topic, 0).unwrap();
+    let (_, r) = c
+        .send_to(
+            Node::Id(leader),
+            Purpose::Fetch,
+            &FetchRequest {
+                replica_id: -1,
+                max_bytes: 64 << 20,
+                min_bytes: 1,
+                topics: vec![FetchTopic {
+                    topic: topic.into(),
+                    partitions: vec![FetchPartition {
+                        partition: 0,
+                        fetch_offset: 0,
+                        current_leader_epoch: -1,
+                        last_fetched_epoch: -1,
+                        log_start_offset: -1,
+                        partition_max_bytes: 32 << 20,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Some(VersionRange::new(4, 12)),
+        )
+        .await
+        .unwrap();
+    r.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .map_or(0, |b| b.len())
+}
