@@ -610,3 +610,50 @@ async fn a_lost_coordinator_is_rediscovered() {
     assert_eq!(value(&recv_n(&c, 1).await[0]), "after");
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn pattern_subscription_picks_up_new_topics_and_stream_yields_records() {
+    let b = broker(1).await;
+    let prefix = name("pat");
+    let group = name("g");
+    produce(&b, &format!("{prefix}-a"), 0, ["a0".to_owned()], None).await;
+    produce(
+        &b,
+        &format!("{prefix}-other"),
+        0,
+        ["ignored".to_owned()],
+        None,
+    )
+    .await;
+    let c = Consumer::connect(
+        group_config(&b, &group).client(client(&b).metadata_max_age(Duration::from_millis(500))),
+    )
+    .await
+    .unwrap();
+    c.subscribe_pattern(&format!("{prefix}-[ab]")).unwrap();
+    let mut stream = c.stream();
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&*first.topic, format!("{prefix}-a"));
+    // A topic created later that matches joins the subscription.
+    produce(&b, &format!("{prefix}-b"), 0, ["b0".to_owned()], None).await;
+    let next = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("the new matching topic is consumed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&*next.topic, format!("{prefix}-b"));
+    assert_eq!(value(&next), "b0");
+    assert!(c
+        .assignment()
+        .iter()
+        .all(|tp| !tp.topic.ends_with("-other")));
+    c.close().await.unwrap();
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends when the consumer closes"
+    );
+}
