@@ -697,3 +697,21 @@ async fn pipelined_requests_on_one_connection_all_match() {
     }
     assert!(!conn.is_poisoned());
 }
+
+#[tokio::test]
+async fn metadata_refreshes_on_its_timer() {
+    let b = broker().await;
+    let c = Client::connect(config(b.bootstrap()).metadata_max_age(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    let topic = name("timer");
+    create_topic(&c, &topic, 1).await;
+    c.refresh_metadata(Some(std::slice::from_ref(&topic)))
+        .await
+        .unwrap();
+    let before = c.stats().metadata_refreshes;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after = c.stats().metadata_refreshes;
+    assert!(after >= before + 2, "timer refreshes: {before} -> {after}");
+    assert!(c.stats().metadata_age.unwrap() < Duration::from_millis(1000));
+}
