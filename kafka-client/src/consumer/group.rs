@@ -302,12 +302,11 @@ async fn join_and_sync(inner: &Arc<Inner>, topics: &[String]) -> Result<bool> {
                 generation_id: m.generation,
                 rack_id: inner.config.client_rack.clone(),
             };
-            (
-                a.name().to_owned(),
-                protocol::encode_subscription(&sub, protocol::SUBSCRIPTION_VERSION),
-            )
+            protocol::encode_subscription(&sub, protocol::SUBSCRIPTION_VERSION)
+                .map(|b| (a.name().to_owned(), b))
+                .map_err(|e| Error::InvalidArgument(format!("cannot encode the subscription: {e}")))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut member_id = m.member_id.clone();
     let join = loop {
         let protos = protocols.clone();
@@ -517,16 +516,14 @@ async fn leader_assign(
         .filter_map(|t| md.topic(t).map(|i| (t.clone(), i.partitions.len() as i32)))
         .collect();
     let result = assignor.assign(&subs, &counts);
-    Ok(subs
-        .iter()
+    subs.iter()
         .map(|s| {
             let a = result.get(&s.member_id).cloned().unwrap_or_default();
-            (
-                s.member_id.clone(),
-                protocol::encode_assignment(&a, protocol::ASSIGNMENT_VERSION),
-            )
+            protocol::encode_assignment(&a, protocol::ASSIGNMENT_VERSION)
+                .map(|b| (s.member_id.clone(), b))
+                .map_err(|e| Error::InvalidArgument(format!("cannot encode an assignment: {e}")))
         })
-        .collect())
+        .collect()
 }
 
 /// Heartbeats and auto-commits until the group needs a rejoin.

@@ -182,14 +182,10 @@ pub fn try_encode_subscription(s: &Subscription, version: i16) -> Result<Bytes, 
 /// Encodes `s` as a `ConsumerProtocolSubscription`, version prefix included. `version` is
 /// clamped into 0..=[`SUBSCRIPTION_VERSION`]; fields the version does not have are left out.
 ///
-/// # Panics
-/// When a topic name or the rack id is longer than 32767 bytes (no Kafka topic can be: names
-/// are at most 249 characters). Use [`try_encode_subscription`] to get an error instead.
-pub fn encode_subscription(s: &Subscription, version: i16) -> Bytes {
-    match try_encode_subscription(s, version.clamp(0, SUBSCRIPTION_VERSION)) {
-        Ok(b) => b,
-        Err(e) => panic!("{e}"),
-    }
+/// # Errors
+/// [`ProtocolError::Encode`] when a topic name or the rack id is longer than 32767 bytes.
+pub fn encode_subscription(s: &Subscription, version: i16) -> Result<Bytes, ProtocolError> {
+    try_encode_subscription(s, version.clamp(0, SUBSCRIPTION_VERSION))
 }
 
 /// Decodes a subscription: the `int16` version, then the body. Returns the version as written
@@ -254,14 +250,10 @@ pub fn try_encode_assignment(a: &Assignment, version: i16) -> Result<Bytes, Prot
 /// Encodes `a` as a `ConsumerProtocolAssignment`, version prefix included. `version` is clamped
 /// into 0..=[`ASSIGNMENT_VERSION`] (all versions share one layout).
 ///
-/// # Panics
-/// When a topic name is longer than 32767 bytes (no Kafka topic can be). Use
-/// [`try_encode_assignment`] to get an error instead.
-pub fn encode_assignment(a: &Assignment, version: i16) -> Bytes {
-    match try_encode_assignment(a, version.clamp(0, ASSIGNMENT_VERSION)) {
-        Ok(b) => b,
-        Err(e) => panic!("{e}"),
-    }
+/// # Errors
+/// [`ProtocolError::Encode`] when a topic name is longer than 32767 bytes.
+pub fn encode_assignment(a: &Assignment, version: i16) -> Result<Bytes, ProtocolError> {
+    try_encode_assignment(a, version.clamp(0, ASSIGNMENT_VERSION))
 }
 
 /// Decodes an assignment: the `int16` version, then the body. An empty input is an empty
@@ -329,7 +321,7 @@ mod tests {
     fn subscription_round_trips_at_every_version() {
         let s = full_subscription();
         for v in 0..=SUBSCRIPTION_VERSION {
-            let b = encode_subscription(&s, v);
+            let b = encode_subscription(&s, v).unwrap();
             assert_eq!(&b[..2], &v.to_be_bytes());
             let (got_v, got) = decode_subscription(&b).unwrap();
             assert_eq!(got_v, v);
@@ -347,7 +339,7 @@ mod tests {
         }
         // Defaults and nulls.
         let empty = Subscription::default();
-        let (_, got) = decode_subscription(&encode_subscription(&empty, 3)).unwrap();
+        let (_, got) = decode_subscription(&encode_subscription(&empty, 3).unwrap()).unwrap();
         assert_eq!(got, empty);
     }
 
@@ -370,7 +362,7 @@ mod tests {
         want.extend_from_slice(&5i32.to_be_bytes());
         want.extend_from_slice(&2i32.to_be_bytes()); // generation
         want.extend_from_slice(&(-1i16).to_be_bytes()); // null rack
-        assert_eq!(&encode_subscription(&s, 3)[..], &want[..]);
+        assert_eq!(&encode_subscription(&s, 3).unwrap()[..], &want[..]);
     }
 
     #[test]
@@ -394,7 +386,7 @@ mod tests {
     #[test]
     fn newer_subscription_version_is_read_as_ours() {
         let s = full_subscription();
-        let v3 = encode_subscription(&s, 3);
+        let v3 = encode_subscription(&s, 3).unwrap();
         let mut b = BytesMut::new();
         b.put_i16(9);
         b.extend_from_slice(&v3[2..]);
@@ -422,7 +414,7 @@ mod tests {
             decode_subscription(&Bytes::from_static(&[0xff, 0xff, 0, 0, 0, 0])),
             Err(ProtocolError::UnsupportedVersion { version: -1, .. })
         ));
-        let b = encode_subscription(&full_subscription(), 3);
+        let b = encode_subscription(&full_subscription(), 3).unwrap();
         for cut in 2..b.len() {
             let e = decode_subscription(&b.slice(..cut)).unwrap_err();
             assert!(
@@ -452,7 +444,10 @@ mod tests {
         ));
         assert!(try_encode_subscription(&s, -1).is_err());
         // The infallible form clamps.
-        assert_eq!(encode_subscription(&s, 12), encode_subscription(&s, 3));
+        assert_eq!(
+            encode_subscription(&s, 12).unwrap(),
+            encode_subscription(&s, 3).unwrap()
+        );
         let long = Subscription {
             topics: vec!["x".repeat(40_000)],
             ..Subscription::default()
@@ -471,7 +466,7 @@ mod tests {
             user_data: Some(Bytes::from_static(b"u")),
         };
         for v in 0..=ASSIGNMENT_VERSION {
-            let b = encode_assignment(&a, v);
+            let b = encode_assignment(&a, v).unwrap();
             assert_eq!(decode_assignment(&b).unwrap(), (v, a.clone()));
         }
         assert_eq!(a.len(), 3);
@@ -490,7 +485,7 @@ mod tests {
         want.extend_from_slice(&1i32.to_be_bytes());
         want.extend_from_slice(&3i32.to_be_bytes());
         want.extend_from_slice(&(-1i32).to_be_bytes());
-        assert_eq!(&encode_assignment(&small, 0)[..], &want[..]);
+        assert_eq!(&encode_assignment(&small, 0).unwrap()[..], &want[..]);
     }
 
     #[test]
@@ -504,7 +499,7 @@ mod tests {
             partitions: vec![("t".into(), vec![1])],
             user_data: None,
         };
-        let mut b = BytesMut::from(&encode_assignment(&a, 3)[..]);
+        let mut b = BytesMut::from(&encode_assignment(&a, 3).unwrap()[..]);
         b[1] = 5;
         b.extend_from_slice(b"more");
         assert_eq!(decode_assignment(&b.freeze()).unwrap(), (5, a));
@@ -524,7 +519,7 @@ mod tests {
             partitions: vec![("topic".into(), vec![1, 2])],
             user_data: Some(Bytes::from_static(b"data")),
         };
-        let b = encode_assignment(&a, 3);
+        let b = encode_assignment(&a, 3).unwrap();
         for cut in 2..b.len() {
             assert!(
                 matches!(
@@ -539,7 +534,7 @@ mod tests {
     #[test]
     fn arbitrary_bytes_never_panic() {
         let mut rng = fastrand::Rng::with_seed(0x5eed);
-        let seed = encode_subscription(&full_subscription(), 3);
+        let seed = encode_subscription(&full_subscription(), 3).unwrap();
         for _ in 0..5_000 {
             let mut b = seed.to_vec();
             for _ in 0..rng.usize(1..4) {
