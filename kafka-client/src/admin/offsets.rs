@@ -98,14 +98,7 @@ impl Admin {
         specs: &[(&str, i32, OffsetSpec)],
         isolation: IsolationLevel,
     ) -> Result<HashMap<TopicPartition, Result<ListedOffset>>> {
-        let mut want: HashMap<TopicPartition, OffsetSpec> = HashMap::with_capacity(specs.len());
-        let mut order = Vec::with_capacity(specs.len());
-        for (t, p, s) in specs {
-            let tp = (t.to_string(), *p);
-            if want.insert(tp.clone(), *s).is_none() {
-                order.push(tp);
-            }
-        }
+        let (want, order) = first_per_partition(specs);
         if order.is_empty() {
             return Ok(HashMap::new());
         }
@@ -160,14 +153,7 @@ impl Admin {
         &self,
         before: &[(&str, i32, i64)],
     ) -> Result<HashMap<TopicPartition, Result<i64>>> {
-        let mut want: HashMap<TopicPartition, i64> = HashMap::with_capacity(before.len());
-        let mut order = Vec::with_capacity(before.len());
-        for (t, p, o) in before {
-            let tp = (t.to_string(), *p);
-            if want.insert(tp.clone(), *o).is_none() {
-                order.push(tp);
-            }
-        }
+        let (want, order) = first_per_partition(before);
         if order.is_empty() {
             return Ok(HashMap::new());
         }
@@ -205,6 +191,23 @@ impl Admin {
         )
         .await
     }
+}
+
+/// The value asked for each partition (a repeated partition keeps its first value) and the
+/// partitions in the order first asked.
+fn first_per_partition<V: Copy>(
+    items: &[(&str, i32, V)],
+) -> (HashMap<TopicPartition, V>, Vec<TopicPartition>) {
+    let mut want = HashMap::with_capacity(items.len());
+    let mut order = Vec::with_capacity(items.len());
+    for (t, p, v) in items {
+        let tp = (t.to_string(), *p);
+        if !want.contains_key(&tp) {
+            want.insert(tp.clone(), *v);
+            order.push(tp);
+        }
+    }
+    (want, order)
 }
 
 /// `(topic, [(partition, value)])` in first-seen topic order.
