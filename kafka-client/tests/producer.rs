@@ -2,9 +2,10 @@
 //! observably, partitioning matches Java, retries and idempotence keep every acknowledged record
 //! exactly once and in order under injected failures, dropped connections and restarts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,6 +21,9 @@ use kafka_client::{
     Client, ClientConfig, Error, Node, Producer, ProducerConfig, ProducerRecord, Purpose,
 };
 use kafka_testkit::fault_proxy::FaultProxy;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
 
 fn name(prefix: &str) -> String {
     format!("{prefix}-{:016x}", fastrand::u64(..))
@@ -891,4 +895,241 @@ async fn stored_bytes(c: &Client, topic: &str) -> usize {
         .records
         .as_ref()
         .map_or(0, |b| b.len())
+}
+
+/// What a counting proxy saw of the Produce requests that went through it.
+#[derive(Debug, Default)]
+struct ProduceLog {
+    /// Produce requests read from a client whose response has not yet been read from the broker.
+    in_flight: usize,
+    /// The largest `in_flight` since the last `reset`.
+    peak: usize,
+    /// When each Produce request reached the proxy, since the last `reset`.
+    arrivals: Vec<Instant>,
+}
+
+impl ProduceLog {
+    fn reset(&mut self) {
+        self.peak = self.in_flight;
+        self.arrivals.clear();
+    }
+}
+
+/// A broker whose advertised address is a plain TCP proxy that cuts Kafka frames and keeps a
+/// [`ProduceLog`]. A request counts from when the proxy has read it until the proxy has read its
+/// response (before passing it on), so the proxy never sees more requests outstanding than the
+/// client has.
+async fn broker_behind_counting_proxy(partitions: i32) -> (BrokerHandle, Arc<Mutex<ProduceLog>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = Broker::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .advertise(listener.local_addr().unwrap().to_string())
+        .in_memory()
+        .default_partitions(partitions)
+        .start()
+        .await
+        .unwrap();
+    let log = Arc::new(Mutex::new(ProduceLog::default()));
+    tokio::spawn(accept_and_count(listener, b.local_addr(), log.clone()));
+    (b, log)
+}
+
+async fn accept_and_count(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    log: Arc<Mutex<ProduceLog>>,
+) {
+    while let Ok((client, _)) = listener.accept().await {
+        let Ok(broker) = TcpStream::connect(upstream).await else {
+            continue;
+        };
+        let _ = client.set_nodelay(true);
+        let _ = broker.set_nodelay(true);
+        let (client_read, client_write) = client.into_split();
+        let (broker_read, broker_write) = broker.into_split();
+        // Correlation ids of this connection's Produce requests awaiting their response.
+        let pending = Arc::new(Mutex::new(HashSet::new()));
+        let (requests_log, requests_pending) = (log.clone(), pending.clone());
+        tokio::spawn(forward_frames(client_read, broker_write, move |frame| {
+            let key = i16::from_be_bytes([frame[0], frame[1]]);
+            if key != ApiKey::Produce.key() {
+                return;
+            }
+            let correlation = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+            requests_pending.lock().unwrap().insert(correlation);
+            let mut l = requests_log.lock().unwrap();
+            l.in_flight += 1;
+            l.peak = l.peak.max(l.in_flight);
+            l.arrivals.push(Instant::now());
+        }));
+        let log = log.clone();
+        tokio::spawn(async move {
+            forward_frames(broker_read, client_write, |frame| {
+                let correlation = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+                if pending.lock().unwrap().remove(&correlation) {
+                    log.lock().unwrap().in_flight -= 1;
+                }
+            })
+            .await;
+            // The connection is gone: its unanswered requests are no longer in flight.
+            let lost = pending.lock().unwrap().drain().count();
+            log.lock().unwrap().in_flight -= lost;
+        });
+    }
+}
+
+/// Copies length-prefixed frames from `from` to `to`, showing each (without its length) to
+/// `seen` before passing it on, until either side closes.
+async fn forward_frames(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut seen: impl FnMut(&[u8]),
+) {
+    let mut frame = Vec::new();
+    loop {
+        let mut len = [0u8; 4];
+        if from.read_exact(&mut len).await.is_err() {
+            return;
+        }
+        let n = usize::try_from(i32::from_be_bytes(len)).unwrap();
+        // One write per frame (with TCP_NODELAY set): a length written apart from its body
+        // would meet Nagle's algorithm and delayed ACKs, adding ~40 ms per frame.
+        frame.clear();
+        frame.extend_from_slice(&len);
+        frame.resize(4 + n, 0);
+        if from.read_exact(&mut frame[4..]).await.is_err() {
+            return;
+        }
+        if n >= 8 {
+            seen(&frame[4..]);
+        }
+        if to.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn max_in_flight_bounds_outstanding_produce_requests() {
+    // Slow Produce answers and many small batches for three partitions: the proxy between the
+    // producer and the broker sees no more requests outstanding than
+    // max.in.flight.requests.per.connection allows, and with 5 it sees them pipelined.
+    let mut peaks = Vec::new();
+    for max_in_flight in [1, 5] {
+        let (b, log) = broker_behind_counting_proxy(3).await;
+        let topic = name("inflight");
+        let p = Producer::connect(
+            config(b.bootstrap())
+                .client(client_config(b.bootstrap()).max_in_flight(max_in_flight))
+                .batch_size(200)
+                .linger(Duration::from_millis(0)),
+        )
+        .await
+        .unwrap();
+        // Warm up so the topic, the producer id and the connection exist before the slow part.
+        let mut expected: Vec<Vec<String>> = vec![Vec::new(); 3];
+        for (part, values) in (0..3).zip(&mut expected) {
+            let v = format!("warm-{part}");
+            p.send(ProducerRecord::new(&topic).partition(part).value(v.clone()))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            values.push(v);
+        }
+        log.lock().unwrap().reset();
+        b.faults()
+            .delay_next(ApiKey::Produce, 4, Duration::from_millis(300));
+        let mut ds = Vec::new();
+        for i in 0..600 {
+            let part = i % 3;
+            let v = format!("{part}-{i:04}");
+            expected[part as usize].push(v.clone());
+            ds.push(
+                p.send(ProducerRecord::new(&topic).partition(part).value(v))
+                    .await
+                    .unwrap(),
+            );
+        }
+        for d in ds {
+            d.await.unwrap();
+        }
+        let (peak, requests) = {
+            let l = log.lock().unwrap();
+            (l.peak, l.arrivals.len())
+        };
+        assert!(
+            requests > 10,
+            "max.in.flight={max_in_flight}: only {requests} Produce requests"
+        );
+        for (part, values) in (0..3).zip(&expected) {
+            assert_exactly_once(p.client(), &topic, part, values).await;
+        }
+        peaks.push(peak);
+    }
+    assert_eq!(
+        peaks[0], 1,
+        "max.in.flight=1: one Produce request outstanding at a time"
+    );
+    assert!(
+        peaks[1] > 1 && peaks[1] <= 5,
+        "max.in.flight=5: up to five Produce requests outstanding, saw {}",
+        peaks[1]
+    );
+}
+
+#[tokio::test]
+async fn retry_backoff_spaces_out_retries() {
+    // Two retriable failures: each resend waits retry.backoff.ms (±20 % jitter; capped by
+    // retry.backoff.max.ms, set equal here, so the second wait does not double). Only lower
+    // bounds on time are asserted, so a slow machine cannot fail the test.
+    let (b, log) = broker_behind_counting_proxy(1).await;
+    for backoff in [Duration::from_millis(400), Duration::from_millis(10)] {
+        let topic = name("backoff");
+        let p = Producer::connect(
+            config(b.bootstrap())
+                .client(client_config(b.bootstrap()).retry_backoff(backoff, backoff)),
+        )
+        .await
+        .unwrap();
+        p.send(ProducerRecord::new(&topic).value("warm"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        log.lock().unwrap().reset();
+        b.faults()
+            .fail_next(ApiKey::Produce, 2, ErrorCode::NotLeaderOrFollower);
+        let started = Instant::now();
+        p.send(ProducerRecord::new(&topic).value("x"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(p.stats().retries, 2, "{:?}", p.stats());
+        let arrivals = log.lock().unwrap().arrivals.clone();
+        assert_eq!(
+            arrivals.len(),
+            3,
+            "two failed attempts, then the one that succeeds"
+        );
+        // The shortest jittered backoff, less a millisecond for float rounding.
+        let least = backoff.mul_f64(0.8) - Duration::from_millis(1);
+        for w in arrivals.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(
+                gap >= least,
+                "retry.backoff.ms={}: resent after {gap:?}",
+                backoff.as_millis()
+            );
+        }
+        if backoff >= Duration::from_millis(400) {
+            assert!(
+                elapsed >= least * 2,
+                "two backoffs of ~{backoff:?}, yet delivered in {elapsed:?}"
+            );
+        }
+        assert_exactly_once(p.client(), &topic, 0, &["warm".to_owned(), "x".to_owned()]).await;
+    }
 }
