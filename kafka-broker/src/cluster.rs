@@ -48,10 +48,14 @@ pub(crate) struct Partition {
 
 impl Partition {
     fn new(index: i32, log: PartitionLog) -> Arc<Partition> {
+        // A single broker is always the leader; its epoch only moves when a truncation is
+        // injected (`BrokerHandle::truncate_partition`), and the log's epoch cache keeps it
+        // across restarts.
+        let epoch = log.latest_epoch().unwrap_or(0).max(0);
         Arc::new(Partition {
             index,
             log: Mutex::new(log),
-            leader_epoch: AtomicI32::new(0),
+            leader_epoch: AtomicI32::new(epoch),
             synced_to: tokio::sync::Mutex::new(0),
         })
     }

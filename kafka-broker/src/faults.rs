@@ -14,6 +14,10 @@
 //! f.pause_leadership("t", 0, Duration::from_secs(1)); // NOT_LEADER_OR_FOLLOWER for a while
 //! # }
 //! ```
+//!
+//! Faults that change stored data need the broker itself and live on the handle:
+//! [`BrokerHandle::truncate_partition`](crate::BrokerHandle::truncate_partition) simulates an
+//! unclean leader election (the log cut at an offset, the leader epoch bumped).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -72,6 +72,10 @@ pub enum BrokerError {
     /// The group coordinator failed.
     #[error("groups: {0}")]
     Groups(String),
+    /// A fault-injection hook was asked for something it cannot do (an unknown partition,
+    /// an offset inside a batch).
+    #[error("fault injection: {0}")]
+    Fault(String),
 }
 
 impl BrokerError {
@@ -307,6 +311,65 @@ impl BrokerHandle {
                 .log()
                 .log_end_offset(),
         )
+    }
+
+    /// Simulates an unclean leader election on one partition (for tests of KIP-320 truncation
+    /// detection): the log loses every record at or after `offset` — segments, offset and time
+    /// indexes, epoch cache entries, producer state and snapshots past it — so the log end
+    /// offset and high watermark become `offset`, and the partition's leader epoch is bumped
+    /// and recorded as starting at `offset`. From then on Metadata reports the new epoch,
+    /// requests carrying the old one get FENCED_LEADER_EPOCH, OffsetForLeaderEpoch for the
+    /// old epoch answers `offset`, long-polling fetches wake up, and the next append gets
+    /// offset `offset` and the new epoch. Returns the new leader epoch.
+    ///
+    /// Works on in-memory and on-disk logs; on disk the cut is synced and survives restarts
+    /// (the epoch too, from the epoch cache).
+    ///
+    /// # Errors
+    /// [`BrokerError::Fault`] for an unknown partition or an `offset` inside a stored batch
+    /// (pick a batch boundary: a produce request's base offset, or the log end);
+    /// [`BrokerError::Storage`] for an `offset` outside `[log start, log end]` or I/O errors.
+    pub async fn truncate_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<i32, BrokerError> {
+        let p = self
+            .cluster
+            .partition(topic, partition)
+            .ok_or_else(|| BrokerError::Fault(format!("no partition {topic}-{partition}")))?;
+        // Taken first, as a produce under `--fsync always` does: no group commit runs while the
+        // log is cut, and the synced offset is lowered to the new end afterwards.
+        let mut synced = p.synced_to.lock().await;
+        let part = p.clone();
+        let epoch = tokio::task::spawn_blocking(move || -> Result<i32, BrokerError> {
+            let mut log = part.log();
+            let start = log.batch_start(offset)?;
+            if start != offset {
+                return Err(BrokerError::Fault(format!(
+                    "offset {offset} is inside the batch starting at {start}; truncate at a batch boundary"
+                )));
+            }
+            log.truncate_to(offset)?;
+            // Moved under the log lock, which fetches hold while checking the epoch.
+            let epoch = part.leader_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            log.begin_leader_epoch(epoch)?;
+            Ok(epoch)
+        })
+        .await
+        .map_err(|e| BrokerError::Storage(format!("truncation task failed: {e}")))??;
+        *synced = (*synced).min(offset);
+        drop(synced);
+        self.cluster.appends.send_modify(|v| *v = v.wrapping_add(1));
+        tracing::info!(
+            topic,
+            partition,
+            offset,
+            leader_epoch = epoch,
+            "injected an unclean leader election"
+        );
+        Ok(epoch)
     }
 
     /// Stops accepting, closes connections, flushes logs and offsets, writes the clean-shutdown

@@ -657,3 +657,49 @@ async fn pattern_subscription_picks_up_new_topics_and_stream_yields_records() {
         "the stream ends when the consumer closes"
     );
 }
+
+/// KIP-320 against an unclean leader election: the broker cuts the log at 60 below the
+/// consumer's position (100) and bumps the leader epoch; the consumer's next fetch is fenced,
+/// it asks OffsetForLeaderEpoch for its last epoch, moves back to 60 and reads the new leader's
+/// records there, rather than waiting at 100 or resetting to the earliest offset.
+#[tokio::test]
+async fn log_truncation_below_the_position_is_detected() {
+    let b = broker(1).await;
+    let topic = name("truncated");
+    // Two produce calls: offset 60 starts a batch, so the log can be cut exactly there.
+    produce(&b, &topic, 0, (0..60).map(|i| format!("old-{i}")), None).await;
+    produce(&b, &topic, 0, (60..100).map(|i| format!("old-{i}")), None).await;
+    let tp = TopicPartition::new(&topic, 0);
+    let c = Consumer::connect(consumer_config(&b)).await.unwrap();
+    c.assign(std::slice::from_ref(&tp)).unwrap();
+    let old = recv_n(&c, 100).await;
+    assert_eq!(
+        old.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (0..100).collect::<Vec<_>>()
+    );
+    assert!(old.iter().all(|r| r.leader_epoch == Some(0)));
+    assert_eq!(c.position(&tp), Some(100));
+    assert_eq!(c.stats().truncations, 0);
+
+    assert_eq!(b.truncate_partition(&topic, 0, 60).await.unwrap(), 1);
+    assert_eq!(b.log_end_offset(&topic, 0), Some(60));
+    produce(&b, &topic, 0, (0..20).map(|i| format!("new-{i}")), None).await;
+    assert_eq!(b.log_end_offset(&topic, 0), Some(80));
+
+    let new = recv_n(&c, 20).await;
+    assert_eq!(
+        new.iter()
+            .map(|r| (r.offset, value(r), r.leader_epoch))
+            .collect::<Vec<_>>(),
+        (0..20)
+            .map(|i| (60 + i, format!("new-{i}"), Some(1)))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(c.position(&tp), Some(80));
+    assert_eq!(c.stats().truncations, 1);
+    // Nothing else: no reset to the earliest offset replaying 0..59.
+    assert!(tokio::time::timeout(Duration::from_millis(300), c.recv())
+        .await
+        .is_err());
+    c.close().await.unwrap();
+}

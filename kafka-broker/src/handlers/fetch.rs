@@ -67,12 +67,14 @@ fn read_all(
         } else if ctx.faults.leadership_paused(&w.topic, w.partition) {
             fail(data, ErrorCode::NotLeaderOrFollower)
         } else if let Some(p) = partition {
+            // The epoch is checked under the log lock, where a truncation moves it: a fetch
+            // sees the old epoch with the old log or the new epoch with the truncated one.
+            let log = p.log();
             let ours = p.leader_epoch.load(Ordering::Relaxed);
             if let Some(code) = leader_epoch_error(w.current_leader_epoch, ours) {
                 fail(data, code)
             } else {
                 let limit = (w.max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total));
-                let log = p.log();
                 data.high_watermark = log.log_end_offset();
                 data.last_stable_offset = data.high_watermark;
                 data.log_start_offset = log.log_start_offset();

@@ -56,6 +56,11 @@ impl LeaderEpochCache {
         self.entries.last().map(|&(e, _)| e)
     }
 
+    /// The latest entry: (epoch, start offset).
+    pub(crate) fn latest_entry(&self) -> Option<(i32, i64)> {
+        self.entries.last().copied()
+    }
+
     /// Records that `epoch` starts at `start_offset` (Kafka's `assign`): ignored for a
     /// negative epoch or the current epoch; entries that would break monotonicity are
     /// dropped. Returns whether the cache changed.

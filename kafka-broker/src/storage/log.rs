@@ -202,6 +202,10 @@ impl PartitionLog {
         }
         let log_append = self.config.message_timestamp_type_log_append;
         let log_end = self.log_end_offset();
+        // The log's latest epoch can be newer than the caller's if the leader epoch moved
+        // (a truncation, see `truncate_to`) between the caller reading it and this call;
+        // stamping the older one would break the epoch cache's order.
+        let leader_epoch = leader_epoch.max(self.epochs.latest_epoch().unwrap_or(-1));
         let mut first_offsets = Vec::with_capacity(batches.len());
         let mut next = log_end;
         let mut max_ts_in_request = -1;
@@ -572,6 +576,105 @@ impl PartitionLog {
             self.epochs.save()?;
         }
         seg.delete_files()
+    }
+
+    /// The base offset of the stored batch holding `offset`, or `offset` itself at the log
+    /// end: truncating there with [`truncate_to`](Self::truncate_to) keeps every record
+    /// below `offset` exactly when this returns `offset`.
+    ///
+    /// # Errors
+    /// [`StorageError::OffsetOutOfRange`] outside `[log start, log end]`; I/O.
+    pub fn batch_start(&self, offset: i64) -> Result<i64, StorageError> {
+        let end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > end {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end,
+            });
+        }
+        let holding = self.segments.range(..=offset).next_back();
+        let later = self.segments.range(offset.saturating_add(1)..);
+        for (_, seg) in holding.into_iter().chain(later) {
+            if let Some((_, base)) = seg.batch_holding(offset)? {
+                return Ok(base);
+            }
+        }
+        Ok(offset)
+    }
+
+    /// Truncates the log at `offset` (Kafka's `truncateTo`, what a follower does after an
+    /// unclean leader election): every batch holding an offset `>= offset` is dropped (a batch
+    /// that straddles `offset` goes whole, so the log may end below it; see
+    /// [`batch_start`](Self::batch_start)). Segments after the cut are deleted, the segment
+    /// holding it is cut and becomes the active one, its indexes and largest timestamp are
+    /// rebuilt, the epoch cache forgets epochs starting at or after the new end, the producer
+    /// state is reloaded from the newest snapshot at or below it (snapshots past it are
+    /// deleted) and the batches after that snapshot, and the recovery point is lowered.
+    /// The next append gets the new log end offset. Returns the new log end offset.
+    ///
+    /// # Errors
+    /// [`StorageError::OffsetOutOfRange`] outside `[log start, log end]`; I/O.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<i64, StorageError> {
+        let end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > end {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end,
+            });
+        }
+        // The segment holding `offset` (the log start is in the first one) becomes the
+        // active one; the later ones go.
+        if self.segments.range(..=offset).next_back().is_none() {
+            return Err(StorageError::Inconsistent {
+                path: self.dir.clone().unwrap_or_default(),
+                reason: format!("no segment holds offset {offset}"),
+            });
+        }
+        let later: Vec<i64> = self
+            .segments
+            .range(offset.saturating_add(1)..)
+            .map(|(&base, _)| base)
+            .collect();
+        let mut removed = 0u64;
+        for base in later.into_iter().rev() {
+            if let Some(seg) = self.segments.remove(&base) {
+                removed += seg.size;
+                seg.delete_files()?;
+            }
+        }
+        if let Some(mut active) = self.segments.last_entry() {
+            removed += active.get_mut().truncate_to(offset)?;
+        }
+        let new_end = self.log_end_offset();
+        if self.log_start_offset > new_end {
+            self.log_start_offset = new_end;
+            self.persist_log_start()?;
+        }
+        self.epochs.truncate_from_end(new_end);
+        self.epochs.save()?;
+        self.producers = ProducerStateManager::default();
+        self.last_snapshot = None;
+        self.load_producer_state()?;
+        self.recovery_point = self.recovery_point.min(new_end);
+        self.persist_recovery_point()?;
+        tracing::info!(dir = ?self.dir, offset, old_end = end, new_end, removed_bytes = removed, "truncated the log");
+        Ok(new_end)
+    }
+
+    /// A new leader epoch starts at the log end (Kafka's leader records this on election,
+    /// before any append), so OffsetForLeaderEpoch for older epochs answers with this offset
+    /// even before the new leader has appended anything.
+    ///
+    /// # Errors
+    /// Writing the epoch checkpoint.
+    pub fn begin_leader_epoch(&mut self, epoch: i32) -> Result<(), StorageError> {
+        let end = self.log_end_offset();
+        if self.epochs.assign(epoch, end) {
+            self.epochs.save()?;
+        }
+        Ok(())
     }
 
     /// OffsetForLeaderEpoch: the largest epoch `<= epoch` the log knows and the start offset

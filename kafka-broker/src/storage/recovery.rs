@@ -96,6 +96,7 @@ impl PartitionLog {
         let log_start_ckpt = checkpoint::read_offset(&dir.join(LOG_START_CHECKPOINT));
         let recovery_ckpt = checkpoint::read_offset(&dir.join(RECOVERY_POINT_CHECKPOINT));
         let mut epochs = LeaderEpochCache::load(Some(dir.join(epoch_cache::FILE_NAME)));
+        let latest_epoch = epochs.latest_entry();
 
         // 3. Segments (sizes from stat; next offsets from the following segment's base).
         let mut segs: Vec<Segment> = Vec::with_capacity(bases.len());
@@ -224,6 +225,13 @@ impl PartitionLog {
         log_start = log_start.min(log_end);
         epochs.truncate_from_end(log_end);
         epochs.truncate_from_start(log_start);
+        // An epoch that began at the log end with nothing written in it yet (a new leader's,
+        // see `PartitionLog::begin_leader_epoch`) is still the partition's current epoch.
+        if let Some((epoch, start)) = latest_epoch {
+            if start == log_end && epochs.latest_epoch().is_none_or(|e| e < epoch) {
+                epochs.assign(epoch, start);
+            }
+        }
         epochs.save()?;
         report.segments = segments.len();
 
@@ -256,26 +264,26 @@ impl PartitionLog {
     }
 
     /// Loads the newest usable producer snapshot at or below the log end (deleting those
-    /// above it) and replays the batches after it.
-    fn load_producer_state(&mut self) -> Result<(), StorageError> {
-        let Some(dir) = self.dir.clone() else {
-            return Ok(());
-        };
+    /// above it) and replays the batches after it. Used on open and after a truncation; an
+    /// in-memory log has no snapshots and replays all its batches.
+    pub(super) fn load_producer_state(&mut self) -> Result<(), StorageError> {
         let log_end = self.log_end_offset();
-        let mut snapshots = list_snapshots(&dir)?;
-        snapshots.sort_unstable();
         let mut from = i64::MIN;
-        for &offset in snapshots.iter().rev() {
-            let path = dir.join(segment::file_name(offset, "snapshot"));
-            if offset > log_end {
-                segment::remove_if_exists(&path)?;
-                continue;
-            }
-            if let Some((state, at)) = ProducerStateManager::load(&path) {
-                self.producers = state;
-                self.last_snapshot = Some(offset);
-                from = at;
-                break;
+        if let Some(dir) = self.dir.clone() {
+            let mut snapshots = list_snapshots(&dir)?;
+            snapshots.sort_unstable();
+            for &offset in snapshots.iter().rev() {
+                let path = dir.join(segment::file_name(offset, "snapshot"));
+                if offset > log_end {
+                    segment::remove_if_exists(&path)?;
+                    continue;
+                }
+                if let Some((state, at)) = ProducerStateManager::load(&path) {
+                    self.producers = state;
+                    self.last_snapshot = Some(offset);
+                    from = at;
+                    break;
+                }
             }
         }
         if from < log_end {

@@ -348,6 +348,97 @@ impl Segment {
         win.slice(start, end).map(Some)
     }
 
+    /// The stored batch holding `offset` (the first whose last offset is `>= offset`), as
+    /// (position, base offset). `None` if the segment has nothing at or after `offset`.
+    pub(crate) fn batch_holding(&self, offset: i64) -> Result<Option<(u64, i64)>, StorageError> {
+        if offset >= self.next_offset || self.size == 0 {
+            return Ok(None);
+        }
+        let from = if offset <= self.base_offset {
+            0
+        } else {
+            self.lookup(offset)?
+        };
+        let mut scanner = self.scanner(from);
+        loop {
+            match scanner.next()? {
+                Step::Batch(h, pos) if h.last_offset() >= offset => {
+                    return Ok(Some((pos, h.base_offset)))
+                }
+                Step::Batch(..) => {}
+                Step::End => return Ok(None),
+                Step::Partial(pos) | Step::Bad(pos, _) => {
+                    return Err(inconsistent(
+                        &self.store,
+                        format!("unreadable batch at {pos} while looking for offset {offset}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Cuts the segment before the batch holding `offset` (Kafka's `LogSegment.truncateTo`:
+    /// a batch that straddles `offset` goes whole) and syncs the cut. The indexes drop their
+    /// entries past the cut; the largest timestamp and the bytes since the last index entry
+    /// come from the surviving time-index entry and a scan of the batches after the last
+    /// offset-index entry. Returns the bytes removed.
+    pub(crate) fn truncate_to(&mut self, offset: i64) -> Result<u64, StorageError> {
+        let Some((pos, base)) = self.batch_holding(offset)? else {
+            return Ok(0);
+        };
+        let removed = self.size.saturating_sub(pos);
+        self.store.truncate(pos)?;
+        // Synced at once: records that reappeared after a crash would contradict the epoch
+        // cache and the producer state, which already forgot them.
+        self.store.sync()?;
+        self.size = pos;
+        self.next_offset = if pos == 0 { self.base_offset } else { base };
+        if pos == 0 {
+            self.first_batch_timestamp = -1;
+        }
+        let cut = self.relative(self.next_offset);
+        let seg_base = self.base_offset;
+        let (from, mut max_ts, mut max_ts_offset) = {
+            let idx = self.indexes_mut()?;
+            idx.offsets.truncate_to_position(pos);
+            idx.times.truncate_to_offset(cut);
+            let from = idx.offsets.last().map_or(0, |e| u64::from(e.position));
+            // A surviving time entry's timestamp belongs to a surviving batch, and every batch
+            // up to the last offset entry is no newer than it.
+            let (ts, at) = idx.times.last().map_or((-1, seg_base), |e| {
+                (e.timestamp, seg_base + i64::from(e.relative_offset))
+            });
+            (from, ts, at)
+        };
+        let mut bytes_since = 0usize;
+        let mut scanner = self.scanner(from);
+        loop {
+            match scanner.next()? {
+                Step::Batch(h, _) => {
+                    if h.max_timestamp > max_ts {
+                        max_ts = h.max_timestamp;
+                        max_ts_offset = h.base_offset;
+                    }
+                    bytes_since = bytes_since.saturating_add(h.size);
+                }
+                Step::End => break,
+                Step::Partial(at) | Step::Bad(at, _) => {
+                    return Err(inconsistent(
+                        &self.store,
+                        format!("unreadable batch at {at} after truncating"),
+                    ))
+                }
+            }
+        }
+        self.max_timestamp = max_ts;
+        self.offset_of_max_timestamp = max_ts_offset;
+        self.bytes_since_index = bytes_since;
+        self.unsynced = false;
+        self.index_dirty = true;
+        self.write_index_files(false)?;
+        Ok(removed)
+    }
+
     /// Makes the last time-index entry carry the segment's largest timestamp.
     fn finish_time_index(&mut self) -> Result<(), StorageError> {
         let (ts, rel) = (
