@@ -365,7 +365,7 @@ pub(crate) async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Out
 /// log was truncated below the position, the position moves back to the end of the epoch.
 async fn validate_positions(inner: &Arc<Inner>) {
     let md = inner.client.metadata();
-    let todo: Vec<(TopicPartition, i32, i32, i64, u64)> = {
+    let todo: Vec<(TopicPartition, i32, i32, u64)> = {
         let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut v = Vec::new();
         for (tp, p) in st.parts.iter_mut() {
@@ -377,8 +377,8 @@ async fn validate_positions(inner: &Arc<Inner>) {
             }
             match (p.validated_epoch, p.epoch, p.position) {
                 (None, _, _) => p.validated_epoch = Some(leader_epoch),
-                (Some(seen), Some(last), Some(pos)) if seen < leader_epoch => {
-                    v.push((tp.clone(), leader_epoch, last, pos, p.generation));
+                (Some(seen), Some(last), Some(_)) if seen < leader_epoch => {
+                    v.push((tp.clone(), leader_epoch, last, p.generation));
                 }
                 (Some(seen), _, _) if seen < leader_epoch => p.validated_epoch = Some(leader_epoch),
                 _ => {}
@@ -386,7 +386,7 @@ async fn validate_positions(inner: &Arc<Inner>) {
         }
         v
     };
-    for (tp, current, last, pos, generation) in todo {
+    for (tp, current, last, generation) in todo {
         let Some((leader, _)) = md.leader(&tp.topic, tp.partition) else {
             continue;
         };
@@ -414,6 +414,9 @@ async fn validate_positions(inner: &Arc<Inner>) {
             )
             .await;
         let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        // A fresh generation in case the position moves: a fetch still in flight from the old
+        // position must not be applied to the new one.
+        let fresh = st.bump();
         let Some(p) = st.parts.get_mut(&tp) else {
             continue;
         };
@@ -429,11 +432,16 @@ async fn validate_positions(inner: &Arc<Inner>) {
                     .filter(|e| e.error_code == 0)
                     .map(|e| e.end_offset);
                 p.validated_epoch = Some(current);
-                if let Some(end) = end {
-                    if end >= 0 && end < pos {
-                        tracing::warn!(%tp, position = pos, end, "log truncated below the position; moving back");
+                // Compared with the position now: the application may have read on meanwhile.
+                if let (Some(end), Some(now)) = (end, p.position) {
+                    if end >= 0 && end < now {
+                        tracing::warn!(%tp, position = now, end, "log truncated below the position; moving back");
                         p.position = Some(end);
+                        p.generation = fresh;
+                        // Records buffered from past the truncation point are gone from the log.
+                        p.buffered = false;
                         inner.stats.truncations.fetch_add(1, Ordering::Relaxed);
+                        st.drop_stale();
                     }
                 }
             }
@@ -458,6 +466,7 @@ fn start_fetches(
     // Brokers some of whose partitions have data waiting for the application: a fetch to them
     // must not long-poll on idle partitions, or partitions that drain meanwhile wait for it.
     let mut flowing: HashSet<i32> = HashSet::new();
+    let mut awaiting_validation = false;
     {
         let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.buffered_bytes >= inner.config.max_buffered_bytes {
@@ -473,7 +482,17 @@ fn start_fetches(
                 continue;
             }
             let Some(pos) = p.position else { continue };
-            match md.leader(&tp.topic, tp.partition) {
+            let leader = md.leader(&tp.topic, tp.partition);
+            if let (Some(seen), Some(_), Some((_, epoch))) = (p.validated_epoch, p.epoch, leader) {
+                if seen < epoch {
+                    // The leader changed since the position was validated (metadata refreshed
+                    // after `validate_positions` looked): fetching now could read a truncated
+                    // log from the stale position, so the position is validated first.
+                    awaiting_validation = true;
+                    continue;
+                }
+            }
+            match leader {
                 Some((leader, epoch)) if md.brokers.contains_key(&leader) => {
                     if busy.contains(&leader) {
                         continue;
@@ -495,6 +514,9 @@ fn start_fetches(
                 }
             }
         }
+    }
+    if awaiting_validation {
+        inner.fetch_wake.notify_one();
     }
     let all_led = missing_leader.is_empty();
     if !missing_leader.is_empty() {
@@ -713,7 +735,6 @@ fn handle_done(inner: &Arc<Inner>, d: FetchDone, sessions: &mut HashMap<i32, Ses
                     if pd.diverging_epoch.epoch >= 0 && pd.diverging_epoch.end_offset >= 0 {
                         if pd.diverging_epoch.end_offset < w.offset {
                             p.position = Some(pd.diverging_epoch.end_offset);
-                            p.generation += 0;
                             inner.stats.truncations.fetch_add(1, Ordering::Relaxed);
                             session.parts.remove(&tp);
                         }
