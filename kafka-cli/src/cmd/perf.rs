@@ -2,8 +2,7 @@
 //! kafka-consumer-perf-test. `--format json` prints one JSON object.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Args;
@@ -81,6 +80,90 @@ fn percentiles(mut v: Vec<u64>) -> serde_json::Value {
     })
 }
 
+/// Sub-buckets per power of two of the latency histogram (relative error under 1.6%).
+const SUB_BITS: u32 = 6;
+const SUB: u64 = 1 << SUB_BITS;
+
+/// Send-to-ack latencies in microseconds: log-linear buckets (exact below 128 µs, then 64 per
+/// power of two), filled with relaxed atomic adds from the delivery callbacks, so recording
+/// costs no lock and no allocation however many records a run sends.
+struct Histogram {
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+    sum_us: AtomicU64,
+    max_us: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Histogram {
+    fn new() -> Histogram {
+        let n = (64 - SUB_BITS as usize) * SUB as usize + SUB as usize;
+        Histogram {
+            buckets: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
+            max_us: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    fn index(us: u64) -> usize {
+        if us < 2 * SUB {
+            return us as usize;
+        }
+        let msb = 63 - us.leading_zeros();
+        let shift = msb - SUB_BITS;
+        ((shift as u64 + 1) * SUB + ((us >> shift) - SUB)) as usize
+    }
+
+    /// The lowest latency that falls in bucket `i` (the inverse of [`Histogram::index`]).
+    fn lower_bound(i: usize) -> u64 {
+        let i = i as u64;
+        if i < 2 * SUB {
+            return i;
+        }
+        let shift = i / SUB - 1;
+        (SUB + i % SUB) << shift
+    }
+
+    fn record(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        if let Some(b) = self.buckets.get(Self::index(us)) {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// avg, p50, p95, p99 and max in ms (each percentile the lower edge of its bucket).
+    fn summary(&self) -> serde_json::Value {
+        let count = self.count.load(Ordering::Relaxed);
+        if count == 0 {
+            return json!(null);
+        }
+        let at = |q: f64| {
+            let rank = ((count as f64 * q).ceil() as u64).clamp(1, count);
+            let mut seen = 0;
+            for (i, b) in self.buckets.iter().enumerate() {
+                seen += b.load(Ordering::Relaxed);
+                if seen >= rank {
+                    return Self::lower_bound(i) as f64 / 1000.0;
+                }
+            }
+            self.max_us.load(Ordering::Relaxed) as f64 / 1000.0
+        };
+        let avg = self.sum_us.load(Ordering::Relaxed) as f64 / count as f64 / 1000.0;
+        json!({
+            "avg": round3(avg),
+            "p50": round3(at(0.50)),
+            "p95": round3(at(0.95)),
+            "p99": round3(at(0.99)),
+            "max": round3(self.max_us.load(Ordering::Relaxed) as f64 / 1000.0),
+        })
+    }
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -135,23 +218,19 @@ async fn produce(a: PerfProduce, ctx: &Ctx) -> anyhow::Result<()> {
     let client = Client::connect(cfg.client.clone()).await?;
     ensure_topic(&client, &a.topic).await?;
     let producer = Producer::with_client(client.clone(), cfg)?;
-    let lat = Arc::new(Mutex::new(Vec::with_capacity(
-        a.num_records.min(10_000_000) as usize,
-    )));
-    let failed = Arc::new(AtomicU64::new(0));
+    // One histogram for the run, leaked so that each delivery callback holds a plain
+    // reference (an `Arc` would put two atomic counts per record on one contended line).
+    let hist: &'static Histogram = Box::leak(Box::new(Histogram::new()));
     let start = Instant::now();
     for _ in 0..a.num_records {
         pacer.next().await;
-        let (lat, failed) = (lat.clone(), failed.clone());
         let sent = Instant::now();
         let rec = ProducerRecord::new(a.topic.as_str()).value(payload.clone());
         producer
-            .send_with(rec, move |r| {
-                if r.is_ok() {
-                    let us = sent.elapsed().as_micros() as u64;
-                    lat.lock().unwrap_or_else(|p| p.into_inner()).push(us);
-                } else {
-                    failed.fetch_add(1, Ordering::Relaxed);
+            .send_with(rec, move |r| match r {
+                Ok(_) => hist.record(sent.elapsed()),
+                Err(_) => {
+                    hist.failed.fetch_add(1, Ordering::Relaxed);
                 }
             })
             .await?;
@@ -160,7 +239,6 @@ async fn produce(a: PerfProduce, ctx: &Ctx) -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     producer.close().await?;
     client.close().await;
-    let lat = std::mem::take(&mut *lat.lock().unwrap_or_else(|p| p.into_inner()));
     let n = a.num_records;
     let bytes = n * a.record_size as u64;
     print(
@@ -171,12 +249,12 @@ async fn produce(a: PerfProduce, ctx: &Ctx) -> anyhow::Result<()> {
             "seconds": round3(secs),
             "records_per_sec": (n as f64 / secs).round(),
             "mb_per_sec": round3(bytes as f64 / secs / 1e6),
-            "failed": failed.load(Ordering::Relaxed),
-            "latency_ms": percentiles(lat),
+            "failed": hist.failed.load(Ordering::Relaxed),
+            "latency_ms": hist.summary(),
         }),
         "send-to-ack latency",
     )?;
-    let f = failed.load(Ordering::Relaxed);
+    let f = hist.failed.load(Ordering::Relaxed);
     if f > 0 {
         return Err(fail(Exit::Error, format!("{f} of {n} records failed")));
     }
@@ -249,4 +327,43 @@ async fn consume(a: PerfConsume, ctx: &Ctx) -> anyhow::Result<()> {
         "poll wait (per batch)",
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_ordered_and_tight() {
+        let mut last = 0;
+        for us in (0..100_000u64).chain([1 << 20, 123_456_789, u64::MAX / 2]) {
+            let i = Histogram::index(us);
+            assert!(i >= last, "index goes backwards at {us}");
+            last = i;
+            let low = Histogram::lower_bound(i);
+            assert!(low <= us, "{us} below its bucket's edge {low}");
+            assert!((us - low) as f64 <= us as f64 / 63.0, "{us} vs {low}");
+            assert_eq!(Histogram::index(low), i);
+        }
+        assert!(Histogram::index(u64::MAX) < Histogram::new().buckets.len());
+    }
+
+    #[test]
+    fn histogram_percentiles() {
+        let h = Histogram::new();
+        assert!(h.summary().is_null());
+        for ms in 1..=100u64 {
+            h.record(Duration::from_millis(ms));
+        }
+        let s = h.summary();
+        let close = |k: &str, want: f64| {
+            let got = s[k].as_f64().unwrap();
+            assert!((got - want).abs() <= want * 0.016, "{k}: {got} vs {want}");
+        };
+        close("p50", 50.0);
+        close("p95", 95.0);
+        close("p99", 99.0);
+        assert_eq!(s["max"].as_f64(), Some(100.0));
+        assert_eq!(s["avg"].as_f64(), Some(50.5));
+    }
 }
