@@ -1133,3 +1133,74 @@ async fn retry_backoff_spaces_out_retries() {
         assert_exactly_once(p.client(), &topic, 0, &["warm".to_owned(), "x".to_owned()]).await;
     }
 }
+
+#[tokio::test]
+async fn idempotence_is_what_keeps_a_timed_out_resend_from_duplicating() {
+    // The same fault with and without enable.idempotence: a Produce answered after
+    // request.timeout.ms is resent. The broker wrote the first attempt too, so only the
+    // producer id and sequence numbers let it drop the second copy.
+    let b = broker_with(1).await;
+    let mut stored = Vec::new();
+    for idempotent in [false, true] {
+        let topic = name("idem");
+        let p = Producer::connect(
+            config(b.bootstrap())
+                .idempotence(idempotent)
+                .client(client_config(b.bootstrap()).request_timeout(Duration::from_millis(300))),
+        )
+        .await
+        .unwrap();
+        p.send(ProducerRecord::new(&topic).value("a"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(p.producer_id().is_some(), idempotent);
+        b.faults()
+            .delay_next(ApiKey::Produce, 1, Duration::from_millis(2000));
+        p.send(ProducerRecord::new(&topic).value("b"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(
+            p.stats().retries >= 1,
+            "idempotent={idempotent}: {:?}",
+            p.stats()
+        );
+        // The delayed first attempt (the client gives up on it after request.timeout.ms plus
+        // a second's grace) lands after the resend was answered.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let values: Vec<Bytes> = read_all(p.client(), &topic, 0)
+            .await
+            .into_iter()
+            .filter_map(|s| s.value)
+            .collect();
+        stored.push(values);
+    }
+    assert_eq!(
+        stored[0],
+        ["a", "b", "b"],
+        "without idempotence: a duplicate"
+    );
+    assert_eq!(stored[1], ["a", "b"], "with idempotence: once");
+}
+
+#[tokio::test]
+async fn dropping_a_delivery_future_does_not_cancel_the_send() {
+    let b = broker_with(1).await;
+    let topic = name("dropped");
+    let p = Producer::connect(config(b.bootstrap()).linger(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    for i in 0..10 {
+        let delivery = p
+            .send(ProducerRecord::new(&topic).value(format!("v{i}")))
+            .await
+            .unwrap();
+        drop(delivery);
+    }
+    p.flush().await.unwrap();
+    let expected: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+    assert_exactly_once(p.client(), &topic, 0, &expected).await;
+}
