@@ -6,6 +6,7 @@
 //! value; encoding writes the same records split into the same batches. Criterion groups report
 //! records/s; a summary table at the end prints records/s for both and the speed-up.
 //! Without `--bench` (e.g. `cargo test --benches`) it runs 10,000 records once.
+//! `COMPARE_CODECS=snappy,lz4` limits the run to those codecs.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -181,9 +182,15 @@ struct Case {
 }
 
 fn cases(data: &Data) -> Vec<Case> {
+    // COMPARE_CODECS=snappy,lz4 narrows the run to some codecs (default: all).
+    let only = std::env::var("COMPARE_CODECS").ok();
+    let wanted = |c: Compression| {
+        only.as_deref()
+            .is_none_or(|list| list.split(',').any(|n| n.trim() == name(c)))
+    };
     let mut out = Vec::new();
     for (max_bytes, size) in BATCH_SIZES {
-        for codec in Compression::ALL {
+        for codec in Compression::ALL.into_iter().filter(|&c| wanted(c)) {
             let batches = ours_encode(data, codec, max_bytes);
             let bounds = bounds(&batches);
             let ours_input = concat(&batches);

@@ -34,7 +34,7 @@ pub(crate) fn set_producer_fields(batch: Bytes, pid: i64, epoch: i16, seq: i32) 
     m[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8].copy_from_slice(&pid.to_be_bytes());
     m[PRODUCER_EPOCH_OFFSET..PRODUCER_EPOCH_OFFSET + 2].copy_from_slice(&epoch.to_be_bytes());
     m[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4].copy_from_slice(&seq.to_be_bytes());
-    let crc = crc32c::crc32c(&m[ATTRIBUTES_OFFSET..]);
+    let crc = kafka_proto::record::crc32c(&m[ATTRIBUTES_OFFSET..]);
     m[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     m.freeze()
 }

@@ -45,13 +45,16 @@ const TRANSACTIONAL_BIT: u16 = 0x10;
 const CONTROL_BIT: u16 = 0x20;
 const DELETE_HORIZON_BIT: u16 = 0x40;
 
-/// CRC-32C (Castagnoli) of `bytes`, hardware accelerated where the CPU offers it.
+/// CRC-32C (Castagnoli) of `bytes`, hardware accelerated where the CPU offers it (carry-less
+/// multiply folding, VPCLMULQDQ/AVX-512 where present; about twice the SSE4.2 `crc32`
+/// instruction loop on the batch sizes Kafka uses).
 ///
 /// ```
 /// assert_eq!(kafka_proto::record::crc32c(b"123456789"), 0xE306_9283);
 /// ```
 pub fn crc32c(bytes: &[u8]) -> u32 {
-    ::crc32c::crc32c(bytes)
+    // CRC-32/ISCSI is CRC-32C; the 32-bit result is returned widened.
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, bytes) as u32
 }
 
 /// How record timestamps in a batch are to be read.
@@ -283,6 +286,35 @@ mod tests {
         let descending: Vec<u8> = (0u8..32).rev().collect();
         assert_eq!(crc32c(&descending), 0x113F_DB5C);
         assert_eq!(crc32c(b""), 0);
+    }
+
+    /// The accelerated paths (folding blocks, tails, alignment) against a bit-at-a-time
+    /// reference, at every length up to 2 KiB and a few large ones, at odd offsets.
+    #[test]
+    fn crc32c_matches_a_bitwise_reference_at_every_length() {
+        fn reference(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for &b in bytes {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0x82F6_3B78
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        let data: Vec<u8> = (0..70_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect();
+        for len in (0..2048).chain([4095, 4096, 16_383, 65_537]) {
+            for start in [0, 1, 7] {
+                let s = &data[start..start + len];
+                assert_eq!(crc32c(s), reference(s), "length {len} at {start}");
+            }
+        }
     }
 
     #[test]
