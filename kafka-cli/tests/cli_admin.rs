@@ -1250,3 +1250,30 @@ fn profiles_create_use_list_delete_and_precedence() {
         "deleting the current profile unsets it"
     );
 }
+
+#[test]
+fn authorization_failures_exit_6_with_one_line() {
+    // The broker has no ACLs yet, so its fault hooks answer as an authorizing broker would:
+    // the error code in the response, which the CLI must classify as an authorization failure.
+    use kafka_proto::messages::ApiKey;
+    use kafka_proto::ErrorCode;
+    let b = TestBroker::start(1);
+    let t = name("denied");
+    b.faults()
+        .fail_next(ApiKey::CreateTopics, 1, ErrorCode::TopicAuthorizationFailed);
+    let o = b.kafka().args(["topic", "create", &t]).output().unwrap();
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    one_line_error(&o, "not authorized");
+    assert!(!stderr(&o).contains("panicked"));
+
+    // A cluster-level code: listing groups needs Describe on the cluster.
+    b.faults()
+        .fail_next(ApiKey::ListGroups, 1, ErrorCode::ClusterAuthorizationFailed);
+    let o = b.kafka().args(["group", "list"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    one_line_error(&o, "not authorized");
+
+    // Without the fault the same commands succeed (exit 0), so 6 came from the answer.
+    let o = b.kafka().args(["topic", "create", &t]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
