@@ -703,3 +703,60 @@ async fn log_truncation_below_the_position_is_detected() {
         .is_err());
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn fetching_survives_leadership_pauses_and_dropped_connections() {
+    // Records keep arriving exactly once and in order per partition while the broker refuses
+    // to lead a partition for a while and drops fetch connections.
+    use kafka_proto::messages::ApiKey;
+    let b = broker(2).await;
+    let topic = name("faults");
+    for p in 0..2 {
+        produce(&b, &topic, p, (0..100).map(|i| format!("{p}-{i}")), None).await;
+    }
+    let c = Consumer::connect(consumer_config(&b)).await.unwrap();
+    let tps = [
+        TopicPartition::new(&topic, 0),
+        TopicPartition::new(&topic, 1),
+    ];
+    c.assign(&tps).unwrap();
+    let mut got: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+    for r in recv_n(&c, 50).await {
+        got.entry(r.partition)
+            .or_default()
+            .push((r.offset, value(&r)));
+    }
+    let before = c.stats();
+    b.faults()
+        .pause_leadership(&topic, 0, Duration::from_millis(600));
+    b.faults().drop_next(ApiKey::Fetch, 2);
+    for p in 0..2 {
+        produce(&b, &topic, p, (100..200).map(|i| format!("{p}-{i}")), None).await;
+    }
+    for r in recv_n(&c, 350).await {
+        got.entry(r.partition)
+            .or_default()
+            .push((r.offset, value(&r)));
+    }
+    for p in 0..2 {
+        let want: Vec<(i64, String)> = (0..200).map(|i| (i, format!("{p}-{i}"))).collect();
+        assert_eq!(got[&p], want, "partition {p}: every record once, in order");
+    }
+    let after = c.stats();
+    let reconnects = |s: &kafka_client::consumer::ConsumerStats| {
+        s.client.brokers.iter().map(|b| b.connects).sum::<u64>()
+    };
+    assert!(
+        reconnects(&after) > reconnects(&before),
+        "dropped fetch connections were reopened: {after:?}"
+    );
+    assert!(
+        after.full_fetches > before.full_fetches,
+        "sessions restarted"
+    );
+    // Nothing more: no duplicates delivered late.
+    assert!(tokio::time::timeout(Duration::from_millis(300), c.recv())
+        .await
+        .is_err());
+    c.close().await.unwrap();
+}
