@@ -760,3 +760,65 @@ async fn fetching_survives_leadership_pauses_and_dropped_connections() {
         .is_err());
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn dropped_recv_and_recv_batch_calls_lose_no_record() {
+    // recv and recv_batch raced against a future that is ready on its second poll: most calls
+    // are dropped while pending, some complete. Whatever completes must still be every record
+    // exactly once, in order.
+    let b = broker(1).await;
+    let topic = name("cancel");
+    let n = 3000;
+    let c = Consumer::connect(consumer_config(&b)).await.unwrap();
+    let tp = TopicPartition::new(&topic, 0);
+    let producing = {
+        let topic = topic.clone();
+        let b = &b;
+        async move {
+            for chunk in 0..6 {
+                let from = chunk * (n / 6);
+                produce(
+                    b,
+                    &topic,
+                    0,
+                    (from..from + n / 6).map(|i| format!("v{i}")),
+                    None,
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }
+    };
+    c.assign(std::slice::from_ref(&tp)).unwrap();
+    let consuming = async {
+        let mut got: Vec<i64> = Vec::new();
+        let (mut dropped, mut calls) = (0u64, 0u64);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while got.len() < n as usize {
+            assert!(Instant::now() < deadline, "stuck at {} records", got.len());
+            calls += 1;
+            if calls % 2 == 0 {
+                tokio::select! {
+                    biased;
+                    r = c.recv() => {
+                        let r = r.unwrap();
+                        assert_eq!(value(&r), format!("v{}", r.offset));
+                        got.push(r.offset);
+                    }
+                    _ = tokio::task::yield_now() => dropped += 1,
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    r = c.recv_batch(7) => got.extend(r.unwrap().iter().map(|r| r.offset)),
+                    _ = tokio::task::yield_now() => dropped += 1,
+                }
+            }
+        }
+        (got, dropped)
+    };
+    let ((got, dropped), ()) = tokio::join!(consuming, producing);
+    assert!(dropped > 0, "some calls were dropped while pending");
+    assert_eq!(got, (0..n as i64).collect::<Vec<_>>());
+    c.close().await.unwrap();
+}
