@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{init_tracing, records_of, Conn};
+use common::{init_tracing, memory_broker, records_of, Conn};
 use kafka_broker::storage::{LogConfig, PartitionLog, StorageError};
 use kafka_broker::{Broker, BrokerError, BrokerHandle};
 use kafka_proto::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -208,16 +208,6 @@ macro_rules! expect {
             ),
         }
     };
-}
-
-async fn memory_broker() -> BrokerHandle {
-    init_tracing();
-    Broker::builder()
-        .listen("127.0.0.1:0".parse().unwrap())
-        .in_memory()
-        .start()
-        .await
-        .unwrap()
 }
 
 async fn disk_broker(dir: &Path) -> BrokerHandle {
