@@ -578,13 +578,8 @@ impl PartitionLog {
         seg.delete_files()
     }
 
-    /// The base offset of the stored batch holding `offset`, or `offset` itself at the log
-    /// end: truncating there with [`truncate_to`](Self::truncate_to) keeps every record
-    /// below `offset` exactly when this returns `offset`.
-    ///
-    /// # Errors
-    /// [`StorageError::OffsetOutOfRange`] outside `[log start, log end]`; I/O.
-    pub fn batch_start(&self, offset: i64) -> Result<i64, StorageError> {
+    /// The log end offset, if `offset` is within `[log start, log end]`.
+    fn within_log(&self, offset: i64) -> Result<i64, StorageError> {
         let end = self.log_end_offset();
         if offset < self.log_start_offset || offset > end {
             return Err(StorageError::OffsetOutOfRange {
@@ -593,6 +588,17 @@ impl PartitionLog {
                 end,
             });
         }
+        Ok(end)
+    }
+
+    /// The base offset of the stored batch holding `offset`, or `offset` itself at the log
+    /// end: truncating there with [`truncate_to`](Self::truncate_to) keeps every record
+    /// below `offset` exactly when this returns `offset`.
+    ///
+    /// # Errors
+    /// [`StorageError::OffsetOutOfRange`] outside `[log start, log end]`; I/O.
+    pub fn batch_start(&self, offset: i64) -> Result<i64, StorageError> {
+        self.within_log(offset)?;
         let holding = self.segments.range(..=offset).next_back();
         let later = self.segments.range(offset.saturating_add(1)..);
         for (_, seg) in holding.into_iter().chain(later) {
@@ -616,14 +622,7 @@ impl PartitionLog {
     /// # Errors
     /// [`StorageError::OffsetOutOfRange`] outside `[log start, log end]`; I/O.
     pub fn truncate_to(&mut self, offset: i64) -> Result<i64, StorageError> {
-        let end = self.log_end_offset();
-        if offset < self.log_start_offset || offset > end {
-            return Err(StorageError::OffsetOutOfRange {
-                offset,
-                start: self.log_start_offset,
-                end,
-            });
-        }
+        let end = self.within_log(offset)?;
         // The segment holding `offset` (the log start is in the first one) becomes the
         // active one; the later ones go.
         if self.segments.range(..=offset).next_back().is_none() {
