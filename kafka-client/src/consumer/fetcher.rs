@@ -91,9 +91,14 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             tracing::debug!(error = %e, "resolving positions failed; retrying");
             backoff = inner.client.config().retry_backoff;
         }
-        validate_positions(&inner).await;
-        if !start_fetches(&inner, &mut sessions, &mut busy, &done_tx) {
+        let validation_failed = validate_positions(&inner).await;
+        let (all_led, awaiting_validation) =
+            start_fetches(&inner, &mut sessions, &mut busy, &done_tx);
+        if !all_led || validation_failed {
             backoff = inner.client.config().retry_backoff;
+        } else if awaiting_validation {
+            // Metadata moved an epoch after validation looked: validate again at once.
+            backoff = Duration::from_millis(1);
         }
     }
 }
@@ -363,7 +368,9 @@ pub(crate) async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Out
 
 /// After a leader change, checks the position against the new leader's log (KIP-320): if the
 /// log was truncated below the position, the position moves back to the end of the epoch.
-async fn validate_positions(inner: &Arc<Inner>) {
+/// Returns whether some validation could not be asked (to be retried after a backoff).
+async fn validate_positions(inner: &Arc<Inner>) -> bool {
+    let mut failed = false;
     let md = inner.client.metadata();
     let todo: Vec<(TopicPartition, i32, i32, u64)> = {
         let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -447,19 +454,24 @@ async fn validate_positions(inner: &Arc<Inner>) {
             }
             // Brokers before 2.3 cannot validate for consumers: accept the position.
             Err(Error::UnsupportedVersion { .. }) => p.validated_epoch = Some(current),
-            Err(e) => tracing::debug!(%tp, error = %e, "position validation failed; retrying"),
+            Err(e) => {
+                failed = true;
+                tracing::debug!(%tp, error = %e, "position validation failed; retrying");
+            }
         }
     }
+    failed
 }
 
-/// Starts a fetch on every broker without one in flight. Returns false if some partitions
-/// could not be fetched for want of a leader (metadata was refreshed).
+/// Starts a fetch on every broker without one in flight. Returns whether every partition had
+/// a leader (false: metadata is being refreshed) and whether some partition was held back
+/// because its position awaits validation against a new leader epoch.
 fn start_fetches(
     inner: &Arc<Inner>,
     sessions: &mut HashMap<i32, Session>,
     busy: &mut HashSet<i32>,
     done: &mpsc::UnboundedSender<FetchDone>,
-) -> bool {
+) -> (bool, bool) {
     let md = inner.client.metadata();
     let mut by_broker: HashMap<i32, Vec<Wanted>> = HashMap::new();
     let mut missing_leader = Vec::new();
@@ -470,7 +482,7 @@ fn start_fetches(
     {
         let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.buffered_bytes >= inner.config.max_buffered_bytes {
-            return true;
+            return (true, false);
         }
         for (tp, p) in st.parts.iter_mut() {
             if p.buffered && !p.paused {
@@ -515,9 +527,6 @@ fn start_fetches(
             }
         }
     }
-    if awaiting_validation {
-        inner.fetch_wake.notify_one();
-    }
     let all_led = missing_leader.is_empty();
     if !missing_leader.is_empty() {
         missing_leader.sort();
@@ -539,7 +548,7 @@ fn start_fetches(
         };
         spawn_fetch(inner, broker, wanted, session, wait, done.clone());
     }
-    all_led
+    (all_led, awaiting_validation)
 }
 
 fn spawn_fetch(
