@@ -63,6 +63,43 @@ struct Stored {
     headers: Vec<(String, Option<Bytes>)>,
 }
 
+/// One Fetch of `topic`/`partition` from `offset` at `leader`, without waiting for data.
+async fn fetch_at(
+    c: &Client,
+    leader: i32,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> (i16, kafka_proto::messages::FetchResponse) {
+    c.send_to(
+        Node::Id(leader),
+        Purpose::Fetch,
+        &FetchRequest {
+            replica_id: -1,
+            max_wait_ms: 0,
+            min_bytes: 1,
+            max_bytes: 64 << 20,
+            topics: vec![FetchTopic {
+                topic: topic.into(),
+                partitions: vec![FetchPartition {
+                    partition,
+                    fetch_offset: offset,
+                    current_leader_epoch: -1,
+                    last_fetched_epoch: -1,
+                    log_start_offset: -1,
+                    partition_max_bytes: 32 << 20,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        Some(VersionRange::new(4, 12)),
+    )
+    .await
+    .unwrap()
+}
+
 /// Every record of a partition, read with raw Fetch requests.
 async fn read_all(c: &Client, topic: &str, partition: i32) -> Vec<Stored> {
     let mut out = Vec::new();
@@ -70,34 +107,7 @@ async fn read_all(c: &Client, topic: &str, partition: i32) -> Vec<Stored> {
     loop {
         let md = c.refresh_metadata(Some(&[topic.to_owned()])).await.unwrap();
         let (leader, _) = md.leader(topic, partition).expect("leader");
-        let (_, r) = c
-            .send_to(
-                Node::Id(leader),
-                Purpose::Fetch,
-                &FetchRequest {
-                    replica_id: -1,
-                    max_wait_ms: 0,
-                    min_bytes: 1,
-                    max_bytes: 64 << 20,
-                    topics: vec![FetchTopic {
-                        topic: topic.into(),
-                        partitions: vec![FetchPartition {
-                            partition,
-                            fetch_offset: offset,
-                            current_leader_epoch: -1,
-                            last_fetched_epoch: -1,
-                            log_start_offset: -1,
-                            partition_max_bytes: 32 << 20,
-                            ..Default::default()
-                        }],
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                },
-                Some(VersionRange::new(4, 12)),
-            )
-            .await
-            .unwrap();
+        let (_, r) = fetch_at(c, leader, topic, partition, offset).await;
         let p = &r.responses[0].partitions[0];
         assert_eq!(p.error_code, 0);
         let before = out.len();
@@ -864,33 +874,7 @@ async fn retries_request_timeout_and_compression_level_change_behaviour() {
 async fn stored_bytes(c: &Client, topic: &str) -> usize {
     let md = c.refresh_metadata(Some(&[topic.to_owned()])).await.unwrap();
     let (leader, _) = md.leader(topic, 0).unwrap();
-    let (_, r) = c
-        .send_to(
-            Node::Id(leader),
-            Purpose::Fetch,
-            &FetchRequest {
-                replica_id: -1,
-                max_bytes: 64 << 20,
-                min_bytes: 1,
-                topics: vec![FetchTopic {
-                    topic: topic.into(),
-                    partitions: vec![FetchPartition {
-                        partition: 0,
-                        fetch_offset: 0,
-                        current_leader_epoch: -1,
-                        last_fetched_epoch: -1,
-                        log_start_offset: -1,
-                        partition_max_bytes: 32 << 20,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
-            Some(VersionRange::new(4, 12)),
-        )
-        .await
-        .unwrap();
+    let (_, r) = fetch_at(c, leader, topic, 0, 0).await;
     r.responses[0].partitions[0]
         .records
         .as_ref()
