@@ -646,19 +646,34 @@ async fn incremental_at(
         .responses
         .iter()
         .map(|r| {
-            let res = ConfigResource::new(
-                ConfigResourceType::from_code(r.resource_type),
-                r.resource_name.to_string(),
-            );
-            let err = Error::from_code(r.error_code, r.error_message.as_deref(), || {
-                res.context(ApiKey::IncrementalAlterConfigs, v, node)
-            });
-            (
-                res,
-                Outcome::from_result(err.map_or(Ok(()), Err), CONTROLLER_RETRY),
+            altered(
+                r.resource_type,
+                &r.resource_name,
+                r.error_code,
+                r.error_message.as_deref(),
+                (ApiKey::IncrementalAlterConfigs, v, node),
             )
         })
         .collect())
+}
+
+/// One resource's answer to AlterConfigs or IncrementalAlterConfigs (the same fields).
+fn altered(
+    resource_type: i8,
+    name: &str,
+    code: i16,
+    message: Option<&str>,
+    (api, v, node): (ApiKey, i16, Node),
+) -> (ConfigResource, Outcome<()>) {
+    let res = ConfigResource::new(
+        ConfigResourceType::from_code(resource_type),
+        name.to_owned(),
+    );
+    let err = Error::from_code(code, message, || res.context(api, v, node));
+    (
+        res,
+        Outcome::from_result(err.map_or(Ok(()), Err), CONTROLLER_RETRY),
+    )
 }
 
 async fn legacy_alter_at(
@@ -693,16 +708,12 @@ async fn legacy_alter_at(
         .responses
         .iter()
         .map(|r| {
-            let res = ConfigResource::new(
-                ConfigResourceType::from_code(r.resource_type),
-                r.resource_name.to_string(),
-            );
-            let err = Error::from_code(r.error_code, r.error_message.as_deref(), || {
-                res.context(ApiKey::AlterConfigs, v, node)
-            });
-            (
-                res,
-                Outcome::from_result(err.map_or(Ok(()), Err), CONTROLLER_RETRY),
+            altered(
+                r.resource_type,
+                &r.resource_name,
+                r.error_code,
+                r.error_message.as_deref(),
+                (ApiKey::AlterConfigs, v, node),
             )
         })
         .collect())
