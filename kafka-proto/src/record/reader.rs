@@ -290,6 +290,10 @@ impl Batch {
     /// # Errors
     /// [`RecordErrorKind::Compression`] if the records cannot be decompressed or inflate past the
     /// decompression limit. Malformed records are reported by the iterator.
+    ///
+    /// Inlined so that the iterator is built in the caller's frame, where the compiler can keep
+    /// its state in registers (see [`Records`]); the decompression is out of line.
+    #[inline]
     pub fn records(&self) -> Result<Records<'_>, RecordError> {
         let h = &self.header;
         match &self.body {
@@ -300,32 +304,8 @@ impl Batch {
                 self.position,
             )),
             Body::V2 { inflated, limit } => {
-                let codec = h.compression().unwrap_or(Compression::None);
-                let (source, records) = if codec == Compression::None {
-                    (
-                        &self.raw,
-                        self.raw.get(BATCH_HEADER_SIZE..).unwrap_or_default(),
-                    )
-                } else {
-                    let buf = match inflated.get() {
-                        Some(buf) => buf,
-                        None => {
-                            let compressed = self.raw.get(BATCH_HEADER_SIZE..).unwrap_or_default();
-                            let out = codec.decompress(compressed, *limit).map_err(|e| {
-                                RecordError::new(h.base_offset, self.position, e.into())
-                            })?;
-                            let _ = inflated.set(Bytes::from(out));
-                            inflated.get().ok_or_else(|| {
-                                RecordError::new(
-                                    h.base_offset,
-                                    self.position,
-                                    RecordErrorKind::InvalidHeader("decompressed buffer lost"),
-                                )
-                            })?
-                        }
-                    };
-                    (buf, buf.as_ref())
-                };
+                let (source, start) = self.v2_records(inflated, *limit)?;
+                let records = source.get(start..).unwrap_or_default();
                 let log_append_time =
                     (h.timestamp_type() == TimestampType::LogAppendTime).then_some(h.max_timestamp);
                 Ok(Records::v2(
@@ -340,5 +320,36 @@ impl Batch {
                 ))
             }
         }
+    }
+
+    /// The buffer holding a magic-2 batch's records and where they start in it: the input for
+    /// an uncompressed batch, the inflated records (decompressed on first use) otherwise.
+    #[inline(never)]
+    fn v2_records<'a>(
+        &'a self,
+        inflated: &'a OnceLock<Bytes>,
+        limit: usize,
+    ) -> Result<(&'a Bytes, usize), RecordError> {
+        let h = &self.header;
+        let codec = h.compression().unwrap_or(Compression::None);
+        if codec == Compression::None {
+            return Ok((&self.raw, BATCH_HEADER_SIZE));
+        }
+        if let Some(buf) = inflated.get() {
+            return Ok((buf, 0));
+        }
+        let compressed = self.raw.get(BATCH_HEADER_SIZE..).unwrap_or_default();
+        let out = codec
+            .decompress(compressed, limit)
+            .map_err(|e| RecordError::new(h.base_offset, self.position, e.into()))?;
+        let _ = inflated.set(Bytes::from(out));
+        let buf = inflated.get().ok_or_else(|| {
+            RecordError::new(
+                h.base_offset,
+                self.position,
+                RecordErrorKind::InvalidHeader("decompressed buffer lost"),
+            )
+        })?;
+        Ok((buf, 0))
     }
 }

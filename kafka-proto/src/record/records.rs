@@ -18,7 +18,7 @@ use bytes::Bytes;
 use super::control::ControlRecord;
 use super::error::{RecordError, RecordErrorKind};
 use super::legacy::LegacyEntry;
-use super::varint::{read_varint, read_varlong};
+use super::varint::{read_varint, read_zigzag_at};
 
 /// A record header: a key (UTF-8 by convention, kept as bytes) and a nullable value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,31 +197,112 @@ fn parse_header<'a>(input: &mut &'a [u8]) -> Option<Header<'a>> {
 }
 
 /// Lazy iterator over the records of one batch. Stops after the first error.
+///
+/// [`Iterator::next`] is small enough to inline into the caller's loop, and every rare case
+/// (errors, the end of the batch, legacy entries) runs in a function that takes the state it
+/// needs by value. Nothing takes the iterator's address, so the compiler keeps its state in
+/// registers; an iterator that lives in memory costs about twice as much per record.
 #[derive(Debug)]
 pub struct Records<'a> {
     source: &'a Bytes,
-    inner: Inner<'a>,
+    cursor: Cursor<'a>,
+    base_offset: i64,
+    base_timestamp: i64,
+    log_append_time: Option<i64>,
+    /// Legacy entries still to yield (empty for magic 2).
+    legacy: &'a [LegacyEntry],
     control: bool,
     batch_offset: i64,
     position: usize,
 }
 
-#[derive(Debug)]
-enum Inner<'a> {
-    V2 {
-        rest: &'a [u8],
-        index: u32,
-        count: u32,
-        base_offset: i64,
-        base_timestamp: i64,
-        log_append_time: Option<i64>,
-    },
-    Legacy(std::slice::Iter<'a, LegacyEntry>),
-    Done,
+/// Where a magic-2 batch's iteration stands: the bytes left and the records read of those
+/// declared. `index == count` and `rest` empty once it ended or failed (a legacy batch starts
+/// there).
+#[derive(Debug, Clone, Copy)]
+struct Cursor<'a> {
+    rest: &'a [u8],
+    index: u32,
+    count: u32,
+}
+
+impl Cursor<'_> {
+    const ENDED: Self = Self {
+        rest: &[],
+        index: 0,
+        count: 0,
+    };
+}
+
+/// What is wrong when all declared records were read (`index == count`): bytes left over.
+fn end_of_batch(left: usize) -> Option<RecordErrorKind> {
+    (left > 0).then_some(RecordErrorKind::TrailingBytes(left))
+}
+
+/// The error for a record that could not be read.
+fn record_error(left: usize, index: u32, count: u32, reason: &'static str) -> RecordErrorKind {
+    if left == 0 {
+        RecordErrorKind::RecordCountMismatch {
+            declared: count as i32,
+            found: index,
+        }
+    } else {
+        RecordErrorKind::InvalidRecord { index, reason }
+    }
+}
+
+/// A legacy entry as a record.
+#[inline(never)]
+fn legacy_record<'a>(e: &'a LegacyEntry, source: &'a Bytes) -> Record<'a> {
+    let data = source.as_ref();
+    Record {
+        source,
+        offset: e.offset,
+        timestamp: e.timestamp,
+        key: e.key.as_ref().and_then(|r| data.get(r.clone())),
+        value: e.value.as_ref().and_then(|r| data.get(r.clone())),
+        headers: &[],
+        header_count: 0,
+        attributes: e.attributes,
+        control: false,
+    }
+}
+
+/// What the slow path found: the cursor after it, and the record or error (`None`: the batch
+/// ended cleanly).
+type SlowStep<'a> = (Cursor<'a>, Option<Result<RawRecord<'a>, RecordErrorKind>>);
+
+/// Everything [`Records::next`]'s fast path leaves: records with headers or long integers,
+/// the batch's last record, malformed records and the end of the batch. Takes and returns the
+/// cursor by value so that the iterator's address is never taken.
+#[inline(never)]
+fn next_slow(cursor: Cursor<'_>) -> SlowStep<'_> {
+    let Cursor { rest, index, count } = cursor;
+    if index >= count {
+        return match end_of_batch(rest.len()) {
+            Some(kind) => (Cursor::ENDED, Some(Err(kind))),
+            None => (Cursor::ENDED, None),
+        };
+    }
+    match parse_v2_record(rest) {
+        Ok((raw, used)) => {
+            let next = Cursor {
+                rest: rest.get(used..).unwrap_or_default(),
+                index: index + 1,
+                count,
+            };
+            (next, Some(Ok(raw)))
+        }
+        Err(reason) => {
+            let kind = record_error(rest.len(), index, count, reason);
+            (Cursor::ENDED, Some(Err(kind)))
+        }
+    }
 }
 
 impl<'a> Records<'a> {
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(crate) fn v2(
         source: &'a Bytes,
         records: &'a [u8],
@@ -234,20 +315,22 @@ impl<'a> Records<'a> {
     ) -> Self {
         Self {
             source,
-            inner: Inner::V2 {
+            cursor: Cursor {
                 rest: records,
                 index: 0,
                 count,
-                base_offset,
-                base_timestamp,
-                log_append_time,
             },
+            base_offset,
+            base_timestamp,
+            log_append_time,
+            legacy: &[],
             control,
             batch_offset: base_offset,
             position,
         }
     }
 
+    #[inline]
     pub(crate) fn legacy(
         source: &'a Bytes,
         entries: &'a [LegacyEntry],
@@ -256,103 +339,76 @@ impl<'a> Records<'a> {
     ) -> Self {
         Self {
             source,
-            inner: Inner::Legacy(entries.iter()),
+            cursor: Cursor::ENDED,
+            base_offset: batch_offset,
+            base_timestamp: 0,
+            log_append_time: None,
+            legacy: entries,
             control: false,
             batch_offset,
             position,
         }
-    }
-
-    fn fail(&mut self, kind: RecordErrorKind) -> Option<Result<Record<'a>, RecordError>> {
-        self.inner = Inner::Done;
-        Some(Err(RecordError::new(
-            self.batch_offset,
-            self.position,
-            kind,
-        )))
     }
 }
 
 impl<'a> Iterator for Records<'a> {
     type Item = Result<Record<'a>, RecordError>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.inner {
-            Inner::V2 {
-                rest,
-                index,
-                count,
-                base_offset,
-                base_timestamp,
-                log_append_time,
-            } => {
-                if *index >= *count {
-                    let left = rest.len();
-                    self.inner = Inner::Done;
-                    if left > 0 {
-                        return self.fail(RecordErrorKind::TrailingBytes(left));
-                    }
-                    return None;
+        // Fields one by one: copying the cursor as a whole makes a vector load and store whose
+        // halves are then read back separately, which stalls store forwarding.
+        let (rest, index, count) = (self.cursor.rest, self.cursor.index, self.cursor.count);
+        let raw = match parse_v2_record_fast(rest) {
+            Some((raw, used)) if index < count => {
+                self.cursor.rest = rest.get(used..).unwrap_or_default();
+                self.cursor.index = index + 1;
+                raw
+            }
+            _ => {
+                if index >= count && rest.is_empty() {
+                    let (e, tail) = self.legacy.split_first()?;
+                    self.legacy = tail;
+                    return Some(Ok(legacy_record(e, self.source)));
                 }
-                if rest.is_empty() {
-                    let (declared, found) = (*count, *index);
-                    return self.fail(RecordErrorKind::RecordCountMismatch {
-                        declared: declared as i32,
-                        found,
-                    });
-                }
-                let i = *index;
-                match parse_v2_record(rest) {
-                    Ok(raw) => {
-                        *index += 1;
-                        let timestamp = match log_append_time {
-                            Some(t) => *t,
-                            None => base_timestamp.wrapping_add(raw.timestamp_delta),
-                        };
-                        Some(Ok(Record {
-                            source: self.source,
-                            offset: base_offset.wrapping_add(i64::from(raw.offset_delta)),
-                            timestamp,
-                            key: raw.key,
-                            value: raw.value,
-                            headers: raw.headers,
-                            header_count: raw.header_count,
-                            attributes: raw.attributes,
-                            control: self.control,
-                        }))
+                let (cursor, step) = next_slow(Cursor { rest, index, count });
+                self.cursor = cursor;
+                match step? {
+                    Ok(raw) => raw,
+                    Err(kind) => {
+                        return Some(Err(RecordError::new(
+                            self.batch_offset,
+                            self.position,
+                            kind,
+                        )))
                     }
-                    Err(reason) => self.fail(RecordErrorKind::InvalidRecord { index: i, reason }),
                 }
             }
-            Inner::Legacy(entries) => {
-                let e = entries.next()?;
-                let data = self.source.as_ref();
-                Some(Ok(Record {
-                    source: self.source,
-                    offset: e.offset,
-                    timestamp: e.timestamp,
-                    key: e.key.as_ref().and_then(|r| data.get(r.clone())),
-                    value: e.value.as_ref().and_then(|r| data.get(r.clone())),
-                    headers: &[],
-                    header_count: 0,
-                    attributes: e.attributes,
-                    control: false,
-                }))
-            }
-            Inner::Done => None,
-        }
+        };
+        Some(Ok(Record {
+            source: self.source,
+            offset: self.base_offset.wrapping_add(i64::from(raw.offset_delta)),
+            timestamp: match self.log_append_time {
+                Some(t) => t,
+                None => self.base_timestamp.wrapping_add(raw.timestamp_delta),
+            },
+            key: raw.key,
+            value: raw.value,
+            headers: raw.headers,
+            header_count: raw.header_count,
+            attributes: raw.attributes,
+            control: self.control,
+        }))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.inner {
-            Inner::V2 { index, count, .. } => (0, Some(count.saturating_sub(*index) as usize)),
-            Inner::Legacy(it) => it.size_hint(),
-            Inner::Done => (0, Some(0)),
-        }
+        let v2 = self.cursor.count.saturating_sub(self.cursor.index) as usize;
+        let legacy = self.legacy.len();
+        (legacy, Some(v2 + legacy))
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 struct RawRecord<'a> {
     attributes: i8,
     timestamp_delta: i64,
@@ -363,45 +419,272 @@ struct RawRecord<'a> {
     header_count: u32,
 }
 
-/// Parses one record from the front of `input`, advancing it past the record.
+/// A nullable byte string at `*at` in `rest`: a zigzag length (-1 = null) and that many bytes.
 #[inline(always)]
-fn parse_v2_record<'a>(input: &mut &'a [u8]) -> Result<RawRecord<'a>, &'static str> {
-    let len = read_varint(input).ok_or("truncated record length")?;
+fn nullable_at<'a>(
+    rest: &'a [u8],
+    at: &mut usize,
+    truncated: &'static str,
+    past_end: &'static str,
+) -> Result<Option<&'a [u8]>, &'static str> {
+    let (len, n) = read_zigzag_at(rest, *at, 5).ok_or(truncated)?;
+    *at += n;
+    if len < 0 {
+        return Ok(None);
+    }
+    let start = *at;
+    let end = start.checked_add(len as usize).ok_or(past_end)?;
+    let bytes = rest.get(start..end).ok_or(past_end)?;
+    *at = end;
+    Ok(Some(bytes))
+}
+
+/// A zigzag integer of one to three bytes at `at`, and its length; `None` if fewer than three
+/// bytes remain there or the integer is longer (see [`parse_v2_record_fast`]).
+#[inline(always)]
+fn short_zigzag_at(buf: &[u8], at: usize) -> Option<(i32, usize)> {
+    let &[b0, b1, b2] = buf.get(at..)?.first_chunk::<3>()?;
+    let (raw, len) = if b0 < 0x80 {
+        (u32::from(b0), 1)
+    } else if b1 < 0x80 {
+        (u32::from(b0 & 0x7f) | (u32::from(b1) << 7), 2)
+    } else if b2 < 0x80 {
+        let raw = u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(b2) << 14);
+        (raw, 3)
+    } else {
+        return None;
+    };
+    Some(((raw >> 1) as i32 ^ -((raw & 1) as i32), len))
+}
+
+/// A nullable byte string at `*at` for [`parse_v2_record_fast`], advancing `*at`.
+#[inline(always)]
+fn short_nullable_at<'a>(rest: &'a [u8], at: &mut usize) -> Option<Option<&'a [u8]>> {
+    let (len, n) = short_zigzag_at(rest, *at)?;
+    *at += n;
+    if len < 0 {
+        return Some(None);
+    }
+    let start = *at;
+    *at = start.checked_add(len as usize)?;
+    rest.get(start..*at).map(Some)
+}
+
+/// The common case of [`parse_v2_record`], with no calls in it so that it inlines into the
+/// caller's loop without spilling: a record whose integers take at most three bytes, with three
+/// bytes after each (everywhere but at the very end of a batch). `None` for anything else,
+/// valid or not; [`parse_v2_record`] then decides.
+#[inline(always)]
+fn parse_v2_record_fast(rest: &[u8]) -> Option<(RawRecord<'_>, usize)> {
+    let (len, mut at) = short_zigzag_at(rest, 0)?;
+    let end = at.checked_add(usize::try_from(len).ok()?)?;
+    let attributes = *rest.get(at)?;
+    at += 1;
+    let (timestamp_delta, n) = short_zigzag_at(rest, at)?;
+    at += n;
+    let (offset_delta, n) = short_zigzag_at(rest, at)?;
+    at += n;
+    let key = short_nullable_at(rest, &mut at)?;
+    let value = short_nullable_at(rest, &mut at)?;
+    let (header_count, n) = short_zigzag_at(rest, at)?;
+    at += n;
+    let headers_at = at;
+    for _ in 0..header_count {
+        let (key_len, n) = short_zigzag_at(rest, at)?;
+        at = at.checked_add(n + usize::try_from(key_len).ok()?)?;
+        let (value_len, n) = short_zigzag_at(rest, at)?;
+        at += n;
+        if value_len > 0 {
+            at = at.checked_add(value_len as usize)?;
+        }
+    }
+    // Fields only move forward, so ending exactly at the record's end means they all lay in it.
+    if at != end {
+        return None;
+    }
+    Some((
+        RawRecord {
+            attributes: attributes as i8,
+            timestamp_delta: i64::from(timestamp_delta),
+            offset_delta,
+            key,
+            value,
+            headers: rest.get(headers_at..end)?,
+            header_count: u32::try_from(header_count).ok()?,
+        },
+        end,
+    ))
+}
+
+/// Parses the record at the front of `rest` (the rest of the batch), returning it and its
+/// encoded length.
+///
+/// Fields are read at growing positions in `rest` rather than by narrowing a slice per field,
+/// and integers are read three bytes at a time where three bytes remain (everywhere but at the
+/// very end of the batch). Since the position only grows, ending exactly at the record's end
+/// proves that every field lay inside the record; a record whose fields run past its length is
+/// rejected by that last check.
+#[inline(always)]
+fn parse_v2_record(rest: &[u8]) -> Result<(RawRecord<'_>, usize), &'static str> {
+    let (len, mut at) = read_zigzag_at(rest, 0, 5).ok_or("truncated record length")?;
     let len = usize::try_from(len).map_err(|_| "negative record length")?;
-    let mut body = take(input, len).ok_or("record length past the end of the batch")?;
-    let (&attributes, rest) = body.split_first().ok_or("record too short")?;
-    body = rest;
-    let timestamp_delta = read_varlong(&mut body).ok_or("truncated timestamp delta")?;
-    let offset_delta = read_varint(&mut body).ok_or("truncated offset delta")?;
-    let key = nullable_bytes(&mut body)?;
-    let value = nullable_bytes(&mut body)?;
-    let header_count = read_varint(&mut body).ok_or("truncated header count")?;
+    let end = at
+        .checked_add(len)
+        .filter(|&end| end <= rest.len())
+        .ok_or("record length past the end of the batch")?;
+    if len == 0 {
+        return Err("record too short");
+    }
+    let attributes = rest.get(at).copied().ok_or("record too short")?;
+    at += 1;
+    let (timestamp_delta, n) = read_zigzag_at(rest, at, 10).ok_or("truncated timestamp delta")?;
+    at += n;
+    let (offset_delta, n) = read_zigzag_at(rest, at, 5).ok_or("truncated offset delta")?;
+    at += n;
+    let key = nullable_at(
+        rest,
+        &mut at,
+        "truncated length",
+        "length past the end of the record",
+    )?;
+    let value = nullable_at(
+        rest,
+        &mut at,
+        "truncated length",
+        "length past the end of the record",
+    )?;
+    let (header_count, n) = read_zigzag_at(rest, at, 5).ok_or("truncated header count")?;
+    at += n;
     let header_count = u32::try_from(header_count).map_err(|_| "negative header count")?;
-    let headers = body;
+    let headers = rest
+        .get(at..end)
+        .ok_or("record length does not match its fields")?;
     if header_count > 0 {
-        // Validate once, so that iterating headers later cannot fail.
-        let mut h = headers;
-        for _ in 0..header_count {
-            let key_len = read_varint(&mut h).ok_or("truncated header key length")?;
-            if key_len < 0 {
-                return Err("null header key");
-            }
-            take(&mut h, key_len as usize).ok_or("header key past the end of the record")?;
-            nullable_bytes(&mut h).map_err(|_| "invalid header value")?;
-        }
-        if !h.is_empty() {
-            return Err("record length does not match its fields");
-        }
-    } else if !headers.is_empty() {
+        validate_headers(headers, header_count)?;
+    } else if at != end {
         return Err("record length does not match its fields");
     }
-    Ok(RawRecord {
-        attributes: attributes as i8,
-        timestamp_delta,
-        offset_delta,
-        key,
-        value,
-        headers,
-        header_count,
-    })
+    Ok((
+        RawRecord {
+            attributes: attributes as i8,
+            timestamp_delta,
+            offset_delta: offset_delta as i32,
+            key,
+            value,
+            headers,
+            header_count,
+        },
+        end,
+    ))
+}
+
+/// Checks that `headers` holds exactly `count` well-formed headers, so that iterating them
+/// later cannot fail.
+#[inline(never)]
+fn validate_headers(mut h: &[u8], count: u32) -> Result<(), &'static str> {
+    for _ in 0..count {
+        let key_len = read_varint(&mut h).ok_or("truncated header key length")?;
+        if key_len < 0 {
+            return Err("null header key");
+        }
+        take(&mut h, key_len as usize).ok_or("header key past the end of the record")?;
+        nullable_bytes(&mut h).map_err(|_| "invalid header value")?;
+    }
+    if !h.is_empty() {
+        return Err("record length does not match its fields");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::varint::{write_varint, write_varlong};
+
+    /// xorshift64: a fixed pseudo-random sequence.
+    fn rng(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// An encoded record with field sizes drawn from `next`: short and long integers, null
+    /// and empty keys and values, headers.
+    fn record(next: &mut impl FnMut() -> u64) -> Vec<u8> {
+        let pick = |r: u64| -> i64 {
+            match r % 6 {
+                0 => 0,
+                1 => (r >> 8) as i64 % 64,
+                2 => (r >> 8) as i64 % 8192,
+                3 => (r >> 8) as i64 % (1 << 20),
+                4 => (r >> 8) as i64 % (1 << 30),
+                _ => -((r >> 8) as i64 % (1 << 21)),
+            }
+        };
+        let bytes = |next: &mut dyn FnMut() -> u64, out: &mut Vec<u8>| match next() % 5 {
+            0 => write_varint(out, -1),
+            n => {
+                let len = [0usize, 3, 150, 20_000][n as usize - 1];
+                write_varint(out, len as i32);
+                out.extend((0..len).map(|i| i as u8));
+            }
+        };
+        let mut body = vec![0u8];
+        write_varlong(&mut body, pick(next()));
+        write_varint(&mut body, pick(next()) as i32);
+        bytes(next, &mut body);
+        bytes(next, &mut body);
+        let headers = next() % 3;
+        write_varint(&mut body, headers as i32);
+        for _ in 0..headers {
+            write_varint(&mut body, 4);
+            body.extend_from_slice(b"h-id");
+            bytes(next, &mut body);
+        }
+        let mut out = Vec::new();
+        write_varint(&mut out, body.len() as i32);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The fast path either declines or agrees with the full parser, on valid records and on
+    /// every single-byte corruption of them.
+    #[test]
+    fn fast_path_agrees_with_the_full_parser() {
+        let mut next = rng(0x9e37_79b9_7f4a_7c15);
+        let (mut fast_taken, mut checked) = (0, 0);
+        for _ in 0..300 {
+            let mut input = record(&mut next);
+            // What follows the record in a batch: sometimes nothing, sometimes another record.
+            let len = input.len();
+            if next().is_multiple_of(2) {
+                input.extend_from_slice(&record(&mut next));
+            }
+            let mut check = |input: &[u8]| {
+                checked += 1;
+                if let Some(fast) = parse_v2_record_fast(input) {
+                    fast_taken += 1;
+                    assert_eq!(Ok(fast), parse_v2_record(input), "{input:?}");
+                }
+            };
+            check(&input);
+            for at in 0..len.min(64) {
+                for flip in [0x01u8, 0x40, 0x80, 0xff] {
+                    let mut bad = input.clone();
+                    bad[at] ^= flip;
+                    check(&bad);
+                }
+            }
+            let full = parse_v2_record(&input).map(|(_, used)| used);
+            assert_eq!(full, Ok(len));
+        }
+        // Both paths were exercised.
+        assert!(
+            fast_taken > 1000 && fast_taken < checked,
+            "{fast_taken} of {checked}"
+        );
+    }
 }

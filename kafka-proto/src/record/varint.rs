@@ -45,6 +45,60 @@ pub(crate) fn read_varlong(input: &mut &[u8]) -> Option<i64> {
     Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
 }
 
+/// Reads a zigzag integer of at most `max_bytes` bytes (5 for a varint, 10 for a varlong) at
+/// `at` in `buf`, returning it and its encoded length; `None` on truncation or an over-long
+/// encoding.
+///
+/// Where three bytes remain it decodes integers of one to three bytes (magnitudes below 2^20:
+/// lengths and deltas inside a batch) from them without further checks; anything else takes
+/// the general reader, out of line.
+#[inline(always)]
+pub(crate) fn read_zigzag_at(buf: &[u8], at: usize, max_bytes: usize) -> Option<(i64, usize)> {
+    if let Some(&[b0, b1, b2]) = buf.get(at..).and_then(<[u8]>::first_chunk::<3>) {
+        let (raw, len) = if b0 < 0x80 {
+            (u32::from(b0), 1)
+        } else if b1 < 0x80 {
+            (u32::from(b0 & 0x7f) | (u32::from(b1) << 7), 2)
+        } else if b2 < 0x80 {
+            let raw = u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(b2) << 14);
+            (raw, 3)
+        } else {
+            return long_zigzag_at(buf, at, max_bytes);
+        };
+        return Some((i64::from((raw >> 1) as i32 ^ -((raw & 1) as i32)), len));
+    }
+    long_zigzag_at(buf, at, max_bytes)
+}
+
+/// [`read_zigzag_at_long`] as an `Option`, inlined so that the call itself returns two
+/// registers rather than an `Option` through memory.
+#[inline(always)]
+fn long_zigzag_at(buf: &[u8], at: usize, max_bytes: usize) -> Option<(i64, usize)> {
+    match read_zigzag_at_long(buf, at, max_bytes) {
+        (_, 0) => None,
+        found => Some(found),
+    }
+}
+
+/// The general case of [`read_zigzag_at`]: the integer and its length, length 0 if there is
+/// none (truncated or over-long).
+#[inline(never)]
+fn read_zigzag_at_long(buf: &[u8], at: usize, max_bytes: usize) -> (i64, usize) {
+    let Some(mut input) = buf.get(at..) else {
+        return (0, 0);
+    };
+    let before = input.len();
+    let value = if max_bytes <= 5 {
+        read_varint(&mut input).map(i64::from)
+    } else {
+        read_varlong(&mut input)
+    };
+    match value {
+        Some(v) => (v, before - input.len()),
+        None => (0, 0),
+    }
+}
+
 /// Appends an unsigned base-128 integer.
 #[inline(always)]
 fn write_unsigned(out: &mut Vec<u8>, mut v: u64) {
@@ -123,6 +177,56 @@ mod tests {
             assert_eq!(read_varlong(&mut input), Some(v));
             assert!(input.is_empty());
         }
+    }
+
+    #[test]
+    fn positional_reader_matches_the_general_reader() {
+        let ints = [
+            0,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            -65,
+            8191,
+            -8192,
+            8192,
+            -8193,
+            1 << 19,
+            -(1 << 20) + 1,
+        ];
+        let longs = [1 << 20, -(1 << 20) - 1, i32::MAX, i32::MIN];
+        for v in ints.into_iter().chain(longs) {
+            let mut out = vec![0x55];
+            write_varint(&mut out, v);
+            let len = out.len() - 1;
+            // With slack after the integer (fast path) and without (general path).
+            for slack in [0usize, 2] {
+                let mut buf = out.clone();
+                buf.resize(out.len() + slack, 0);
+                assert_eq!(read_zigzag_at(&buf, 1, 5), Some((i64::from(v), len)), "{v}");
+            }
+        }
+        for v in [i64::MAX, i64::MIN, 1 << 40, 300] {
+            let mut out = Vec::new();
+            write_varlong(&mut out, v);
+            out.extend_from_slice(&[0, 0, 0]);
+            assert_eq!(
+                read_zigzag_at(&out, 0, 10),
+                Some((v, varlong_size(v))),
+                "{v}"
+            );
+        }
+        // Truncated, over-long and out-of-range positions.
+        assert_eq!(read_zigzag_at(&[0x80, 0x80], 0, 5), None);
+        assert_eq!(read_zigzag_at(&[0x80, 0x80, 0x80, 0x80], 0, 5), None);
+        assert_eq!(
+            read_zigzag_at(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01], 0, 5),
+            None
+        );
+        assert_eq!(read_zigzag_at(&[1, 2, 3], 7, 5), None);
+        assert_eq!(read_zigzag_at(&[1, 2, 3], 3, 5), None);
     }
 
     #[test]
