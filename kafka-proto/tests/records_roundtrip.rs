@@ -289,3 +289,57 @@ fn empty_batch_is_valid() {
     assert_eq!(batch.header().records_count, 0);
     assert_eq!(batch.records().unwrap().count(), 0);
 }
+
+/// A snappy batch of `n` records whose values are `fill` repeated.
+fn snappy_batch(n: usize, fill: u8) -> Bytes {
+    let options = BuilderOptions::default()
+        .compression(Compression::Snappy)
+        .max_bytes(1 << 20);
+    let mut b = RecordBatchBuilder::new(options);
+    let value = vec![fill; 300];
+    for i in 0..n {
+        assert!(b
+            .try_append(
+                i as i64,
+                Some(format!("k{i}").as_bytes()),
+                Some(&value),
+                &[]
+            )
+            .unwrap());
+    }
+    b.finish(&BatchMeta::default()).unwrap()
+}
+
+/// The first record's value of the only batch in `input`, as a handle sharing its buffer.
+fn first_value(input: Bytes) -> Bytes {
+    let batch = RecordBatches::new(input).next().unwrap().unwrap();
+    let first = batch.records().unwrap().next().unwrap().unwrap();
+    first.value_bytes().unwrap()
+}
+
+/// Decompression buffers are reused across batches once nothing holds them, and never while
+/// something does: a later (smaller) batch decoded into a reused buffer reads correctly, and
+/// data an application kept from an earlier batch is never overwritten.
+#[test]
+fn decompression_buffers_are_reused_only_when_free() {
+    // Held: the second batch must not land in the first one's buffer.
+    let held = first_value(snappy_batch(200, b'a'));
+    let second = first_value(snappy_batch(50, b'b'));
+    assert_eq!(held, vec![b'a'; 300]);
+    assert_eq!(second, vec![b'b'; 300]);
+    assert_ne!(held.as_ptr(), second.as_ptr());
+
+    // Freed: the next batch reuses the buffer (same address) and decodes exactly.
+    let address = second.as_ptr();
+    drop(second);
+    let batch = RecordBatches::new(snappy_batch(20, b'c'))
+        .next()
+        .unwrap()
+        .unwrap();
+    let records: Vec<_> = batch.records().unwrap().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 20);
+    assert!(records.iter().all(|r| r.value() == Some(&[b'c'; 300][..])));
+    assert_eq!(records[0].value().unwrap().as_ptr(), address);
+    assert_eq!(records[19].key(), Some(&b"k19"[..]));
+    assert_eq!(held, vec![b'a'; 300]);
+}

@@ -153,10 +153,35 @@ impl Compression {
                     read_bounded(self, dec, input.len().saturating_mul(4), limit)
                 }
             },
-            Self::Snappy => snappy::decompress(input, limit),
+            Self::Snappy => {
+                let mut out = Vec::new();
+                let n = snappy::decompress_into(input, limit, &mut out)?;
+                out.truncate(n);
+                Ok(out)
+            }
             Self::Lz4 => lz4::decompress_frames(input, limit),
             Self::Zstd => decompress_zstd(input, limit),
         }
+    }
+
+    /// Decompresses `input` (at most `limit` bytes) into `out[..n]`, returning `n`: like
+    /// [`Compression::decompress`], but for snappy reusing `out` and the bytes it already holds
+    /// (overwritten rather than zero-filled first); other codecs replace `out`. On return
+    /// `out.len() >= n`; bytes past `n` are left over from before.
+    ///
+    /// # Errors
+    /// As [`Compression::decompress`].
+    pub fn decompress_into(
+        self,
+        input: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, CompressionError> {
+        if self == Self::Snappy {
+            return snappy::decompress_into(input, limit, out);
+        }
+        *out = self.decompress(input, limit)?;
+        Ok(out.len())
     }
 
     pub(crate) fn corrupt(self, message: impl ToString) -> CompressionError {

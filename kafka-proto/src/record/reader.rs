@@ -339,10 +339,13 @@ impl Batch {
             return Ok((buf, 0));
         }
         let compressed = self.raw.get(BATCH_HEADER_SIZE..).unwrap_or_default();
-        let out = codec
-            .decompress(compressed, limit)
+        let mut out = spare::take();
+        let n = codec
+            .decompress_into(compressed, limit, &mut out)
             .map_err(|e| RecordError::new(h.base_offset, self.position, e.into()))?;
-        let _ = inflated.set(Bytes::from(out));
+        let whole = Bytes::from(out);
+        let _ = inflated.set(whole.slice(..n));
+        spare::keep(whole);
         let buf = inflated.get().ok_or_else(|| {
             RecordError::new(
                 h.base_offset,
@@ -351,5 +354,45 @@ impl Batch {
             )
         })?;
         Ok((buf, 0))
+    }
+}
+
+/// One decompression buffer per thread, reused once every batch and record that shared it is
+/// gone.
+///
+/// Decoding a stream of compressed batches then costs no allocation and, for snappy, no
+/// zero-filling per batch: the buffer goes back into use only when its `Bytes` is the last
+/// handle left ([`Bytes::try_into_mut`]), so data an application still holds (a record's
+/// `key_bytes()`, a batch kept in a queue) is never touched; such a buffer is simply not
+/// reused. At most [`spare::MAX`] bytes are held per thread between batches.
+mod spare {
+    use std::cell::Cell;
+
+    use bytes::Bytes;
+
+    /// Largest buffer kept for reuse (a 1 MiB batch inflates to a few MiB).
+    pub(super) const MAX: usize = 8 << 20;
+
+    thread_local! {
+        static SPARE: Cell<Option<Bytes>> = const { Cell::new(None) };
+    }
+
+    /// The kept buffer if nothing else holds it any more, with the bytes it holds; otherwise
+    /// an empty one.
+    pub(super) fn take() -> Vec<u8> {
+        SPARE
+            .try_with(Cell::take)
+            .ok()
+            .flatten()
+            .and_then(|b| b.try_into_mut().ok())
+            .map(Vec::from)
+            .unwrap_or_default()
+    }
+
+    /// Keeps (a handle to) `buf` for a later [`take`].
+    pub(super) fn keep(buf: Bytes) {
+        if buf.len() <= MAX {
+            let _ = SPARE.try_with(|s| s.set(Some(buf)));
+        }
     }
 }

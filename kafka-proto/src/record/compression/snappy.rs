@@ -46,40 +46,93 @@ pub(super) fn compress_xerial(input: &[u8], out: &mut Vec<u8>) -> Result<(), Com
     Ok(())
 }
 
-/// Decompresses raw snappy or an xerial stream into at most `limit` bytes.
-pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> {
-    let mut out = Vec::new();
+/// Decompresses raw snappy or an xerial stream of at most `limit` bytes into `out[..n]`,
+/// returning `n`.
+///
+/// `out` may come in holding bytes (a buffer being reused): they are overwritten, and `out` is
+/// only grown, never zero-filled again where it already holds bytes. On return `out.len() >= n`.
+pub(super) fn decompress_into(
+    input: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, CompressionError> {
     let mut decoder = snap::raw::Decoder::new();
-    if input.starts_with(&XERIAL_MAGIC) {
-        // Size the output once: each block states its decompressed length up front, so summing
-        // them (and checking the limit) costs a varint per block and saves every regrowth copy.
-        out.reserve_exact(xerial_len(input)?.min(limit));
-        let mut rest = input;
-        while !rest.is_empty() {
-            if rest.starts_with(&XERIAL_MAGIC) {
-                rest = rest
-                    .get(XERIAL_HEADER_LEN..)
-                    .ok_or_else(|| CODEC.corrupt("truncated xerial header"))?;
-                continue;
-            }
-            let (len, tail) = rest
-                .split_first_chunk::<4>()
-                .ok_or_else(|| CODEC.corrupt("truncated xerial block length"))?;
-            let len = usize::try_from(i32::from_be_bytes(*len))
-                .map_err(|_| CODEC.corrupt("negative xerial block length"))?;
-            let (block, tail) = tail
-                .split_at_checked(len)
-                .ok_or_else(|| CODEC.corrupt("truncated xerial block"))?;
-            append_raw(&mut decoder, block, limit, &mut out)?;
-            rest = tail;
-        }
-    } else {
-        append_raw(&mut decoder, input, limit, &mut out)?;
+    if !input.starts_with(&XERIAL_MAGIC) {
+        let n = raw_len(input, limit)?;
+        return decompress_block(&mut decoder, input, n, 0, out);
     }
-    Ok(out)
+    // Each block states its decompressed length up front: summing them (and checking the
+    // limit) costs a varint per block and sizes the output once.
+    let total = xerial_len(input)?;
+    if total > limit {
+        return Err(CompressionError::LimitExceeded {
+            codec: CODEC,
+            limit,
+        });
+    }
+    let mut at = 0;
+    let mut rest = input;
+    while !rest.is_empty() {
+        if rest.starts_with(&XERIAL_MAGIC) {
+            rest = rest
+                .get(XERIAL_HEADER_LEN..)
+                .ok_or_else(|| CODEC.corrupt("truncated xerial header"))?;
+            continue;
+        }
+        let (block, tail) = split_block(rest)?;
+        let n = raw_len(block, limit - at)?;
+        at += decompress_block(&mut decoder, block, n, at, out)?;
+        rest = tail;
+    }
+    Ok(at)
 }
 
-/// Decompresses one raw snappy block onto the end of `out`, keeping `out` within `limit`.
+/// One xerial block: its big-endian i32 length and that many bytes, and what follows.
+fn split_block(rest: &[u8]) -> Result<(&[u8], &[u8]), CompressionError> {
+    let (len, tail) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| CODEC.corrupt("truncated xerial block length"))?;
+    let len = usize::try_from(i32::from_be_bytes(*len))
+        .map_err(|_| CODEC.corrupt("negative xerial block length"))?;
+    tail.split_at_checked(len)
+        .ok_or_else(|| CODEC.corrupt("truncated xerial block"))
+}
+
+/// The decompressed length a raw snappy block states, if within `limit`.
+fn raw_len(block: &[u8], limit: usize) -> Result<usize, CompressionError> {
+    let n = snap::raw::decompress_len(block).map_err(|e| CODEC.corrupt(e))?;
+    if n > limit {
+        return Err(CompressionError::LimitExceeded {
+            codec: CODEC,
+            limit,
+        });
+    }
+    Ok(n)
+}
+
+/// Decompresses a raw snappy block of decompressed length `n` into `out[at..at + n]`, growing
+/// `out` if it is shorter; returns `n`.
+fn decompress_block(
+    decoder: &mut snap::raw::Decoder,
+    block: &[u8],
+    n: usize,
+    at: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, CompressionError> {
+    let end = at + n;
+    if out.len() < end {
+        out.resize(end, 0);
+    }
+    let dst = out.get_mut(at..end).unwrap_or_default();
+    let written = decoder
+        .decompress(block, dst)
+        .map_err(|e| CODEC.corrupt(e))?;
+    if written != n {
+        return Err(CODEC.corrupt("block shorter than its stated length"));
+    }
+    Ok(n)
+}
+
 /// Total decompressed length of a xerial stream (block lengths as the blocks state them).
 fn xerial_len(input: &[u8]) -> Result<usize, CompressionError> {
     let mut rest = input;
@@ -91,14 +144,7 @@ fn xerial_len(input: &[u8]) -> Result<usize, CompressionError> {
                 .ok_or_else(|| CODEC.corrupt("truncated xerial header"))?;
             continue;
         }
-        let (len, tail) = rest
-            .split_first_chunk::<4>()
-            .ok_or_else(|| CODEC.corrupt("truncated xerial block length"))?;
-        let len = usize::try_from(i32::from_be_bytes(*len))
-            .map_err(|_| CODEC.corrupt("negative xerial block length"))?;
-        let (block, tail) = tail
-            .split_at_checked(len)
-            .ok_or_else(|| CODEC.corrupt("truncated xerial block"))?;
+        let (block, tail) = split_block(rest)?;
         total =
             total.saturating_add(snap::raw::decompress_len(block).map_err(|e| CODEC.corrupt(e))?);
         rest = tail;
@@ -106,32 +152,16 @@ fn xerial_len(input: &[u8]) -> Result<usize, CompressionError> {
     Ok(total)
 }
 
-fn append_raw(
-    decoder: &mut snap::raw::Decoder,
-    block: &[u8],
-    limit: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), CompressionError> {
-    let n = snap::raw::decompress_len(block).map_err(|e| CODEC.corrupt(e))?;
-    let start = out.len();
-    if n > limit.saturating_sub(start) {
-        return Err(CompressionError::LimitExceeded {
-            codec: CODEC,
-            limit,
-        });
-    }
-    out.resize(start + n, 0);
-    let dst = out.get_mut(start..).unwrap_or_default();
-    let written = decoder
-        .decompress(block, dst)
-        .map_err(|e| CODEC.corrupt(e))?;
-    out.truncate(start + written);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> {
+        let mut out = Vec::new();
+        let n = decompress_into(input, limit, &mut out)?;
+        out.truncate(n);
+        Ok(out)
+    }
 
     /// A stream laid out as snappy-java writes it, built by hand from the documented layout.
     fn java_style_xerial(payload: &[u8], block: usize) -> Vec<u8> {
