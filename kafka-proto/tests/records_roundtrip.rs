@@ -290,14 +290,28 @@ fn empty_batch_is_valid() {
     assert_eq!(batch.records().unwrap().count(), 0);
 }
 
-/// A snappy batch of `n` records whose values are `fill` repeated.
-fn snappy_batch(n: usize, fill: u8) -> Bytes {
+/// Record `i`'s 300-byte value in batch `seed`: pseudo-random, so that batches of them do not
+/// shrink below the size under which a batch gets a fresh buffer instead of a reused one.
+fn noisy_value(seed: u8, i: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ (u64::from(seed) << 32) ^ i as u64;
+    (0..300)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// A snappy batch of `n` records, values `noisy_value(seed, i)`.
+fn snappy_batch(n: usize, seed: u8) -> Bytes {
     let options = BuilderOptions::default()
         .compression(Compression::Snappy)
         .max_bytes(1 << 20);
     let mut b = RecordBatchBuilder::new(options);
-    let value = vec![fill; 300];
     for i in 0..n {
+        let value = noisy_value(seed, i);
         assert!(b
             .try_append(
                 i as i64,
@@ -323,23 +337,25 @@ fn first_value(input: Bytes) -> Bytes {
 #[test]
 fn decompression_buffers_are_reused_only_when_free() {
     // Held: the second batch must not land in the first one's buffer.
-    let held = first_value(snappy_batch(200, b'a'));
-    let second = first_value(snappy_batch(50, b'b'));
-    assert_eq!(held, vec![b'a'; 300]);
-    assert_eq!(second, vec![b'b'; 300]);
+    let held = first_value(snappy_batch(200, 1));
+    let second = first_value(snappy_batch(50, 2));
+    assert_eq!(held, noisy_value(1, 0));
+    assert_eq!(second, noisy_value(2, 0));
     assert_ne!(held.as_ptr(), second.as_ptr());
 
     // Freed: the next batch reuses the buffer (same address) and decodes exactly.
     let address = second.as_ptr();
     drop(second);
-    let batch = RecordBatches::new(snappy_batch(20, b'c'))
+    let batch = RecordBatches::new(snappy_batch(20, 3))
         .next()
         .unwrap()
         .unwrap();
     let records: Vec<_> = batch.records().unwrap().map(Result::unwrap).collect();
     assert_eq!(records.len(), 20);
-    assert!(records.iter().all(|r| r.value() == Some(&[b'c'; 300][..])));
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r.value(), Some(&noisy_value(3, i)[..]));
+    }
     assert_eq!(records[0].value().unwrap().as_ptr(), address);
     assert_eq!(records[19].key(), Some(&b"k19"[..]));
-    assert_eq!(held, vec![b'a'; 300]);
+    assert_eq!(held, noisy_value(1, 0));
 }

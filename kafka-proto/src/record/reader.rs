@@ -339,13 +339,21 @@ impl Batch {
             return Ok((buf, 0));
         }
         let compressed = self.raw.get(BATCH_HEADER_SIZE..).unwrap_or_default();
-        let mut out = spare::take();
-        let n = codec
-            .decompress_into(compressed, limit, &mut out)
-            .map_err(|e| RecordError::new(h.base_offset, self.position, e.into()))?;
-        let whole = Bytes::from(out);
-        let _ = inflated.set(whole.slice(..n));
-        spare::keep(whole);
+        let err =
+            |e: super::CompressionError| RecordError::new(h.base_offset, self.position, e.into());
+        if compressed.len() < spare::MIN_INPUT {
+            // Small batches: a fresh small allocation is cheaper than the bookkeeping.
+            let out = codec.decompress(compressed, limit).map_err(err)?;
+            let _ = inflated.set(Bytes::from(out));
+        } else {
+            let mut out = spare::take();
+            let n = codec
+                .decompress_into(compressed, limit, &mut out)
+                .map_err(err)?;
+            let whole = Bytes::from(out);
+            let _ = inflated.set(whole.slice(..n));
+            spare::keep(whole);
+        }
         let buf = inflated.get().ok_or_else(|| {
             RecordError::new(
                 h.base_offset,
@@ -372,6 +380,9 @@ mod spare {
 
     /// Largest buffer kept for reuse (a 1 MiB batch inflates to a few MiB).
     pub(super) const MAX: usize = 8 << 20;
+    /// Compressed batches smaller than this (a handful of records) are decompressed into a
+    /// fresh buffer: sharing and reclaiming one costs more than allocating a small one.
+    pub(super) const MIN_INPUT: usize = 1024;
 
     thread_local! {
         static SPARE: Cell<Option<Bytes>> = const { Cell::new(None) };
