@@ -18,7 +18,7 @@ use bytes::Bytes;
 use super::control::ControlRecord;
 use super::error::{RecordError, RecordErrorKind};
 use super::legacy::LegacyEntry;
-use super::varint::{read_varint, read_zigzag_at};
+use super::varint::{read_varint, read_zigzag_at, short_zigzag_at};
 
 /// A record header: a key (UTF-8 by convention, kept as bytes) and a nullable value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -437,24 +437,6 @@ fn nullable_at<'a>(
     let bytes = rest.get(start..end).ok_or(past_end)?;
     *at = end;
     Ok(Some(bytes))
-}
-
-/// A zigzag integer of one to three bytes at `at`, and its length; `None` if fewer than three
-/// bytes remain there or the integer is longer (see [`parse_v2_record_fast`]).
-#[inline(always)]
-fn short_zigzag_at(buf: &[u8], at: usize) -> Option<(i32, usize)> {
-    let &[b0, b1, b2] = buf.get(at..)?.first_chunk::<3>()?;
-    let (raw, len) = if b0 < 0x80 {
-        (u32::from(b0), 1)
-    } else if b1 < 0x80 {
-        (u32::from(b0 & 0x7f) | (u32::from(b1) << 7), 2)
-    } else if b2 < 0x80 {
-        let raw = u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(b2) << 14);
-        (raw, 3)
-    } else {
-        return None;
-    };
-    Some(((raw >> 1) as i32 ^ -((raw & 1) as i32), len))
 }
 
 /// A nullable byte string at `*at` for [`parse_v2_record_fast`], advancing `*at`.

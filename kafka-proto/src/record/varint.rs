@@ -54,20 +54,29 @@ pub(crate) fn read_varlong(input: &mut &[u8]) -> Option<i64> {
 /// the general reader, out of line.
 #[inline(always)]
 pub(crate) fn read_zigzag_at(buf: &[u8], at: usize, max_bytes: usize) -> Option<(i64, usize)> {
-    if let Some(&[b0, b1, b2]) = buf.get(at..).and_then(<[u8]>::first_chunk::<3>) {
-        let (raw, len) = if b0 < 0x80 {
-            (u32::from(b0), 1)
-        } else if b1 < 0x80 {
-            (u32::from(b0 & 0x7f) | (u32::from(b1) << 7), 2)
-        } else if b2 < 0x80 {
-            let raw = u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(b2) << 14);
-            (raw, 3)
-        } else {
-            return long_zigzag_at(buf, at, max_bytes);
-        };
-        return Some((i64::from((raw >> 1) as i32 ^ -((raw & 1) as i32)), len));
+    match short_zigzag_at(buf, at) {
+        Some((v, len)) => Some((i64::from(v), len)),
+        None => long_zigzag_at(buf, at, max_bytes),
     }
-    long_zigzag_at(buf, at, max_bytes)
+}
+
+/// A zigzag integer of one to three bytes at `at`, and its length; `None` if fewer than three
+/// bytes remain there or the integer is longer (the record reader's fast path, which has no
+/// fallback and must not call anything).
+#[inline(always)]
+pub(crate) fn short_zigzag_at(buf: &[u8], at: usize) -> Option<(i32, usize)> {
+    let &[b0, b1, b2] = buf.get(at..)?.first_chunk::<3>()?;
+    let (raw, len) = if b0 < 0x80 {
+        (u32::from(b0), 1)
+    } else if b1 < 0x80 {
+        (u32::from(b0 & 0x7f) | (u32::from(b1) << 7), 2)
+    } else if b2 < 0x80 {
+        let raw = u32::from(b0 & 0x7f) | (u32::from(b1 & 0x7f) << 7) | (u32::from(b2) << 14);
+        (raw, 3)
+    } else {
+        return None;
+    };
+    Some(((raw >> 1) as i32 ^ -((raw & 1) as i32), len))
 }
 
 /// [`read_zigzag_at_long`] as an `Option`, inlined so that the call itself returns two

@@ -71,18 +71,10 @@ pub(super) fn decompress_into(
         });
     }
     let mut at = 0;
-    let mut rest = input;
-    while !rest.is_empty() {
-        if rest.starts_with(&XERIAL_MAGIC) {
-            rest = rest
-                .get(XERIAL_HEADER_LEN..)
-                .ok_or_else(|| CODEC.corrupt("truncated xerial header"))?;
-            continue;
-        }
-        let (block, tail) = split_block(rest)?;
+    for block in xerial_blocks(input) {
+        let block = block?;
         let n = raw_len(block, limit - at)?;
         at += decompress_block(&mut decoder, block, n, at, out)?;
-        rest = tail;
     }
     Ok(at)
 }
@@ -135,21 +127,40 @@ fn decompress_block(
 
 /// Total decompressed length of a xerial stream (block lengths as the blocks state them).
 fn xerial_len(input: &[u8]) -> Result<usize, CompressionError> {
+    xerial_blocks(input).try_fold(0usize, |total, block| {
+        let n = snap::raw::decompress_len(block?).map_err(|e| CODEC.corrupt(e))?;
+        Ok(total.saturating_add(n))
+    })
+}
+
+/// The raw snappy blocks of a xerial stream, skipping repeated stream headers; stops after the
+/// first error.
+fn xerial_blocks(input: &[u8]) -> impl Iterator<Item = Result<&[u8], CompressionError>> {
     let mut rest = input;
-    let mut total = 0usize;
-    while !rest.is_empty() {
-        if rest.starts_with(&XERIAL_MAGIC) {
-            rest = rest
-                .get(XERIAL_HEADER_LEN..)
-                .ok_or_else(|| CODEC.corrupt("truncated xerial header"))?;
-            continue;
+    std::iter::from_fn(move || {
+        while rest.starts_with(&XERIAL_MAGIC) {
+            match rest.get(XERIAL_HEADER_LEN..) {
+                Some(tail) => rest = tail,
+                None => {
+                    rest = &[];
+                    return Some(Err(CODEC.corrupt("truncated xerial header")));
+                }
+            }
         }
-        let (block, tail) = split_block(rest)?;
-        total =
-            total.saturating_add(snap::raw::decompress_len(block).map_err(|e| CODEC.corrupt(e))?);
-        rest = tail;
-    }
-    Ok(total)
+        if rest.is_empty() {
+            return None;
+        }
+        match split_block(rest) {
+            Ok((block, tail)) => {
+                rest = tail;
+                Some(Ok(block))
+            }
+            Err(e) => {
+                rest = &[];
+                Some(Err(e))
+            }
+        }
+    })
 }
 
 #[cfg(test)]
