@@ -341,8 +341,9 @@ impl Batch {
         let compressed = self.raw.get(BATCH_HEADER_SIZE..).unwrap_or_default();
         let err =
             |e: super::CompressionError| RecordError::new(h.base_offset, self.position, e.into());
-        if compressed.len() < spare::MIN_INPUT {
-            // Small batches: a fresh small allocation is cheaper than the bookkeeping.
+        if codec != Compression::Snappy || compressed.len() < spare::MIN_INPUT {
+            // The other codecs build their own output, so a kept buffer would only be dropped;
+            // for small snappy batches a fresh allocation is cheaper than the bookkeeping.
             let out = codec.decompress(compressed, limit).map_err(err)?;
             let _ = inflated.set(Bytes::from(out));
         } else {
@@ -365,11 +366,11 @@ impl Batch {
     }
 }
 
-/// One decompression buffer per thread, reused once every batch and record that shared it is
-/// gone.
+/// One snappy decompression buffer per thread, reused once every batch and record that shared
+/// it is gone.
 ///
-/// Decoding a stream of compressed batches then costs no allocation and, for snappy, no
-/// zero-filling per batch: the buffer goes back into use only when its `Bytes` is the last
+/// Decoding a stream of snappy batches then costs no allocation and no zero-filling per batch
+/// (the other codecs build their own output buffers): the buffer goes back into use only when its `Bytes` is the last
 /// handle left ([`Bytes::try_into_mut`]), so data an application still holds (a record's
 /// `key_bytes()`, a batch kept in a queue) is never touched; such a buffer is simply not
 /// reused. At most [`spare::MAX`] bytes are held per thread between batches.

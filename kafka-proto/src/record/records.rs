@@ -212,7 +212,6 @@ pub struct Records<'a> {
     /// Legacy entries still to yield (empty for magic 2).
     legacy: &'a [LegacyEntry],
     control: bool,
-    batch_offset: i64,
     position: usize,
 }
 
@@ -232,11 +231,6 @@ impl Cursor<'_> {
         index: 0,
         count: 0,
     };
-}
-
-/// What is wrong when all declared records were read (`index == count`): bytes left over.
-fn end_of_batch(left: usize) -> Option<RecordErrorKind> {
-    (left > 0).then_some(RecordErrorKind::TrailingBytes(left))
 }
 
 /// The error for a record that could not be read.
@@ -272,17 +266,16 @@ fn legacy_record<'a>(e: &'a LegacyEntry, source: &'a Bytes) -> Record<'a> {
 /// ended cleanly).
 type SlowStep<'a> = (Cursor<'a>, Option<Result<RawRecord<'a>, RecordErrorKind>>);
 
-/// Everything [`Records::next`]'s fast path leaves: records with headers or long integers,
-/// the batch's last record, malformed records and the end of the batch. Takes and returns the
+/// Everything [`Records::next`]'s fast path leaves: records with integers longer than three
+/// bytes, the batch's last record, malformed records and the end of the batch. Takes and returns the
 /// cursor by value so that the iterator's address is never taken.
 #[inline(never)]
 fn next_slow(cursor: Cursor<'_>) -> SlowStep<'_> {
     let Cursor { rest, index, count } = cursor;
     if index >= count {
-        return match end_of_batch(rest.len()) {
-            Some(kind) => (Cursor::ENDED, Some(Err(kind))),
-            None => (Cursor::ENDED, None),
-        };
+        // All declared records were read: anything left over is an error.
+        let left = (!rest.is_empty()).then_some(Err(RecordErrorKind::TrailingBytes(rest.len())));
+        return (Cursor::ENDED, left);
     }
     match parse_v2_record(rest) {
         Ok((raw, used)) => {
@@ -325,7 +318,6 @@ impl<'a> Records<'a> {
             log_append_time,
             legacy: &[],
             control,
-            batch_offset: base_offset,
             position,
         }
     }
@@ -345,7 +337,6 @@ impl<'a> Records<'a> {
             log_append_time: None,
             legacy: entries,
             control: false,
-            batch_offset,
             position,
         }
     }
@@ -376,11 +367,7 @@ impl<'a> Iterator for Records<'a> {
                 match step? {
                     Ok(raw) => raw,
                     Err(kind) => {
-                        return Some(Err(RecordError::new(
-                            self.batch_offset,
-                            self.position,
-                            kind,
-                        )))
+                        return Some(Err(RecordError::new(self.base_offset, self.position, kind)))
                     }
                 }
             }
